@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* base: errors, logging hook, clock, atomics, threads, intrusive list and MPSC queue shared by
+ * every layer, so that no layer carries its own platform shim. */
+#ifndef GS_BASE_H
+#define GS_BASE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors. Functions return 0 or a negative GS_E* code. One list generates the enum, the names
+ * and the messages (libuv's UV_ERRNO_MAP pattern), so they cannot drift apart.
+ * ------------------------------------------------------------------------------------------- */
+#define GS_ERRNO_MAP(X)                                                                          \
+    X(INVAL, 1, "invalid argument")                                                              \
+    X(NOMEM, 2, "out of memory")                                                                 \
+    X(STALE, 3, "stale session id: the session is gone or its slot was reused")                  \
+    X(CLOSING, 4, "session is closing")                                                          \
+    X(SENDQ, 5, "send queue over its hard limit")                                                \
+    X(FULL, 6, "capacity exhausted")                                                             \
+    X(SYS, 7, "system call failed")                                                              \
+    X(NOTSUP, 8, "not supported by this backend or kernel")                                      \
+    X(STATE, 9, "call not allowed in the current state")                                         \
+    X(TOOBIG, 10, "frame length over the configured maximum")                                    \
+    X(EMPTY, 11, "empty frame rejected by configuration")                                        \
+    X(ADDR, 12, "address could not be parsed or resolved")                                       \
+    X(TIMEDOUT, 13, "operation timed out")
+
+enum {
+#define GS__ERR_ENUM(name, num, msg) GS_E##name = -(num),
+    GS_ERRNO_MAP(GS__ERR_ENUM)
+#undef GS__ERR_ENUM
+};
+
+/* Human-readable message for a GS_E* code ("unknown error" for anything else). Any thread. */
+const char *gs_strerror(int err);
+/* Short symbolic name such as "GS_ESTALE". Any thread. */
+const char *gs_err_name(int err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging. One process-wide hook; the default writes "LEVEL component: message" to stderr.
+ * gs_log may be called from any thread; the hook must be thread-safe.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum { GS_LOG_DEBUG = 0, GS_LOG_INFO, GS_LOG_WARN, GS_LOG_ERROR, GS_LOG_OFF } gs_log_level_t;
+
+typedef void (*gs_log_cb)(gs_log_level_t level, const char *component, const char *message,
+                          void *user);
+
+/* Replace the hook (NULL restores the default) and set the minimum level that is formatted.
+ * Call before starting threads; not synchronised with concurrent gs_log calls. */
+void gs_log_set_hook(gs_log_cb cb, void *user);
+void gs_log_set_level(gs_log_level_t level);
+gs_log_level_t gs_log_get_level(void);
+
+#if defined(__GNUC__)
+#define GS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GS_PRINTF(a, b)
+#endif
+void gs_log(gs_log_level_t level, const char *component, const char *fmt, ...) GS_PRINTF(3, 4);
+
+/* ---------------------------------------------------------------------------------------------
+ * Clock: monotonic time, for deadlines and latency. Any thread.
+ * ------------------------------------------------------------------------------------------- */
+uint64_t gs_now_ns(void);
+static inline uint64_t gs_now_ms(void) { return gs_now_ns() / 1000000u; }
+void gs_sleep_ms(uint32_t ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Threads: a thin shim so that layers never include pthread.h or windows.h themselves.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_thread gs_thread_t;      /* opaque */
+typedef void (*gs_thread_fn)(void *arg);
+
+/* Start a thread running fn(arg). Returns 0, GS_ENOMEM or GS_ESYS. */
+int gs_thread_start(gs_thread_t **out, gs_thread_fn fn, void *arg, const char *name);
+/* Wait for the thread to finish and free it. Must not be called from the thread itself. */
+void gs_thread_join(gs_thread_t *t);
+
+typedef struct gs_mutex {
+    /* Large enough for pthread_mutex_t and SRWLOCK; aligned for both. */
+    _Alignas(8) unsigned char opaque[64];
+} gs_mutex_t;
+void gs_mutex_init(gs_mutex_t *m);
+void gs_mutex_fini(gs_mutex_t *m);
+void gs_mutex_lock(gs_mutex_t *m);
+void gs_mutex_unlock(gs_mutex_t *m);
+
+#define GS_CACHELINE 64
+
+/* ---------------------------------------------------------------------------------------------
+ * container_of and an intrusive doubly linked list (the link lives inside the object).
+ * Not thread-safe: the owner of the list serialises access.
+ * ------------------------------------------------------------------------------------------- */
+#define gs_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+typedef struct gs_list {
+    struct gs_list *prev, *next;
+} gs_list_t;
+
+static inline void gs_list_init(gs_list_t *h) { h->prev = h->next = h; }
+static inline int gs_list_empty(const gs_list_t *h) { return h->next == h; }
+static inline void gs_list_insert_tail(gs_list_t *h, gs_list_t *n) {
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void gs_list_remove(gs_list_t *n) {
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Intrusive multi-producer single-consumer queue (Vyukov's non-blocking MPSC with a stub node).
+ * push: any thread, wait-free (one atomic exchange). pop: the single consumer only.
+ * pop may return NULL while a push is half done ("transiently empty"); the pusher finishes in a
+ * few instructions, and every pusher is expected to wake the consumer after pushing, so the
+ * element is never stranded: the consumer sees it on its next pass.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_mpsc_node {
+    _Atomic(struct gs_mpsc_node *) next;
+} gs_mpsc_node_t;
+
+/* 24 bytes and unpadded on purpose: one lives in every session. Pad the owner where producers
+ * and the consumer would otherwise share a hot cache line. */
+typedef struct gs_mpsc {
+    _Atomic(gs_mpsc_node_t *) head; /* producers swap here */
+    gs_mpsc_node_t *tail;           /* consumer reads here */
+    gs_mpsc_node_t stub;
+} gs_mpsc_t;
+
+void gs_mpsc_init(gs_mpsc_t *q);
+void gs_mpsc_push(gs_mpsc_t *q, gs_mpsc_node_t *n);
+gs_mpsc_node_t *gs_mpsc_pop(gs_mpsc_t *q);
+/* True when the queue holds no element and no push is in progress. Consumer only. */
+int gs_mpsc_empty(gs_mpsc_t *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GS_BASE_H */

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Frame reassembler: turns a byte stream cut at arbitrary points into whole frames. Pure: no IO,
+ * no clock, no threads. One per framed session, used only by the session's IO thread. */
+#ifndef GS_NET_FRAMER_H
+#define GS_NET_FRAMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gs/net.h"
+
+/* Called for each complete frame, in stream order. body is borrowed, valid only during the call:
+ * it points into the fed bytes when the body lies whole inside one feed (even if its header was
+ * split), else into the framer's own buffer, freed after the call. body is never NULL, also when
+ * len is 0 (then it may point one past the fed bytes: do not dereference it).
+ * Return 0 to continue, non-zero to stop feeding (the value is returned by gs_framer_feed).
+ * The callback must not feed or fini the framer that calls it. */
+typedef int (*gs_framer_frame_cb)(void *ctx, uint32_t msg_id, const uint8_t *body, uint32_t len);
+
+typedef struct gs_framer {
+    uint32_t max_frame;       /* bodies longer than this are rejected at header time */
+    int reject_empty;         /* body length 0 is rejected instead of delivered */
+    uint32_t hdr_have;        /* header bytes collected so far (0..GS_FRAME_HEADER_SIZE) */
+    uint8_t hdr[GS_FRAME_HEADER_SIZE];
+    uint32_t body_len;        /* once the header is complete: announced body length */
+    uint32_t body_have;       /* body bytes collected into body (failed state: see framer.c) */
+    uint8_t *body;            /* malloc'd only while a body spans feeds; NULL otherwise */
+} gs_framer_t;
+
+/* Set up an empty framer. Holds no memory until a frame's body spans two feeds. max_frame is
+ * taken as given (0 accepts only empty bodies); callers apply their own defaults. */
+void gs_framer_init(gs_framer_t *fr, uint32_t max_frame, int reject_empty);
+/* Free any partial frame. The framer may be re-initialised afterwards. Calling it twice is
+ * harmless. */
+void gs_framer_fini(gs_framer_t *fr);
+
+/* Feed len bytes. Delivers every frame they complete. Returns:
+ *   0                 all bytes consumed;
+ *   GS_ETOOBIG        a header announced more than max_frame (checked before any body byte is
+ *                     buffered, so no allocation happens for it);
+ *   GS_EEMPTY         a header announced 0 with reject_empty set;
+ *   GS_ENOMEM         the partial-body buffer could not be allocated;
+ *   the callback's non-zero value, if it stopped the feed.
+ * After any non-zero return the stream is unusable: later feeds deliver nothing and return the
+ * same value (until fini + init); the caller closes the session (and the first two map to
+ * gs_frame_reject_t reasons too_big and zero_len). Frames completed before the failing point
+ * in the same feed have been delivered. */
+int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_frame_cb cb,
+                   void *ctx);
+
+/* True while a frame has started (at least one header byte) but is not complete: the session
+ * uses it for the partial-frame deadline. */
+static inline int gs_framer_partial(const gs_framer_t *fr) { return fr->hdr_have != 0; }
+
+/* Bytes of memory held for a partial body (0 when none). */
+static inline size_t gs_framer_buffered(const gs_framer_t *fr) { return fr->body ? fr->body_len : 0; }
+
+#endif /* GS_NET_FRAMER_H */

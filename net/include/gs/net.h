@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* net: completion-based networking. Sessions named by 64-bit ids, framed or raw byte streams,
+ * one outstanding receive and one outstanding (gathered) send per session, sends from any
+ * thread. Backends: io_uring (Linux) now, IOCP (Windows) and epoll later, behind net/port.h. */
+#ifndef GS_NET_H
+#define GS_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gs/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gs_net gs_net_t; /* opaque: one instance = one set of IO threads + sessions */
+
+/* A session id: high 32 bits generation, low 32 bits slot index. 0 is never a valid id.
+ * Ids are values: copy them to any thread. A call with an id whose session has gone (or whose
+ * slot now holds another session) returns GS_ESTALE and touches nothing. */
+typedef uint64_t gs_session_id_t;
+#define GS_SESSION_NONE ((gs_session_id_t)0)
+static inline uint32_t gs_session_slot(gs_session_id_t id) { return (uint32_t)id; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Frames. Header = 8 bytes, little-endian: u32 body length, u32 message id; then the body.
+ * See docs/protocol.md.
+ * ------------------------------------------------------------------------------------------- */
+#define GS_FRAME_HEADER_SIZE 8u
+#define GS_FRAME_MAX_DEFAULT (64u * 1024u)
+
+static inline void gs_frame_header_write(uint8_t out[GS_FRAME_HEADER_SIZE], uint32_t body_len,
+                                         uint32_t msg_id) {
+    for (int i = 0; i < 4; i++) {
+        out[i] = (uint8_t)(body_len >> (8 * i));
+        out[4 + i] = (uint8_t)(msg_id >> (8 * i));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Send buffers. A reference-counted descriptor with a release hook; the packet layer embeds one
+ * in each pooled packet. The bytes [data, data+len) are sent as they are: for a framed session
+ * they must already hold the frame header (gs_frame_header_write) followed by the body.
+ *
+ * Ownership rule: gs_session_send() takes its own reference (gs_buf_ref) and releases it exactly
+ * once: after the bytes have left, or when the send fails, or when the session closes with it
+ * still queued. The caller's reference is never consumed: the caller unrefs its own.
+ * The bytes must not change while any reference is held.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_buf gs_buf_t;
+typedef void (*gs_buf_release_cb)(gs_buf_t *buf);
+
+struct gs_buf {
+    const uint8_t *data;
+    uint32_t len;
+    _Atomic uint32_t refs;
+    gs_buf_release_cb release; /* called once, by whichever thread drops the last reference */
+};
+
+/* Initialise with one reference held by the caller. */
+static inline void gs_buf_init(gs_buf_t *b, const uint8_t *data, uint32_t len,
+                               gs_buf_release_cb release) {
+    b->data = data;
+    b->len = len;
+    atomic_init(&b->refs, 1);
+    b->release = release;
+}
+static inline void gs_buf_ref(gs_buf_t *b) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+static inline void gs_buf_unref(gs_buf_t *b) {
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        b->release(b);
+}
+
+/* Allocate a buffer of len bytes (header room included by the caller) with malloc and a
+ * release hook that frees it. For tools and tests; servers use the packet layer's pool.
+ * Returns NULL when out of memory. data is writable through gs_buf_bytes(). */
+gs_buf_t *gs_buf_alloc(uint32_t len);
+static inline uint8_t *gs_buf_bytes(gs_buf_t *b) { return (uint8_t *)(uintptr_t)b->data; }
+/* gs_buf_alloc + header + body copy, one reference held by the caller. */
+gs_buf_t *gs_buf_frame(uint32_t msg_id, const void *body, uint32_t body_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Close reasons and counters.
+ * ------------------------------------------------------------------------------------------- */
+#define GS_CLOSE_REASON_MAP(X)                                                                   \
+    X(NONE, "none")                                                                              \
+    X(PEER_CLOSE, "peer_close")           /* orderly EOF from the peer */                        \
+    X(RESET, "reset")                     /* connection reset or other socket error */           \
+    X(LOCAL, "local")                     /* gs_session_disconnect() */                          \
+    X(IDLE_TIMEOUT, "idle_timeout")       /* nothing received for idle_timeout_ms */            \
+    X(FRAME_TIMEOUT, "frame_timeout")     /* a frame stayed incomplete for frame_timeout_ms */  \
+    X(SEND_QUEUE_HARD, "send_queue_hard") /* queued bytes over the hard limit */                \
+    X(SEND_QUEUE_SOFT, "send_queue_soft") /* over the soft limit for longer than the grace */   \
+    X(PROTOCOL, "protocol_error")         /* bad frame header: see frames_rejected */           \
+    X(SHUTDOWN, "shutdown")               /* gs_net_stop() */                                    \
+    X(CONNECT_FAILED, "connect_failed")   /* outgoing connect did not complete */                \
+    X(NOMEM, "nomem")                     /* an allocation for this session failed */
+
+typedef enum {
+#define GS__CR_ENUM(name, str) GS_CLOSE_##name,
+    GS_CLOSE_REASON_MAP(GS__CR_ENUM)
+#undef GS__CR_ENUM
+    GS_CLOSE__COUNT
+} gs_close_reason_t;
+
+const char *gs_close_reason_name(gs_close_reason_t r);
+
+#define GS_FRAME_REJECT_MAP(X)                                                                   \
+    X(TOO_BIG, "too_big")                                                                        \
+    X(ZERO_LEN, "zero_len")
+
+typedef enum {
+#define GS__FR_ENUM(name, str) GS_REJECT_##name,
+    GS_FRAME_REJECT_MAP(GS__FR_ENUM)
+#undef GS__FR_ENUM
+    GS_REJECT__COUNT
+} gs_frame_reject_t;
+
+const char *gs_frame_reject_name(gs_frame_reject_t r);
+
+/* A snapshot of counters, summed over IO threads. Totals are monotonic; "open"/"queued" are
+ * gauges. Readable from any thread at any time (values are read without a global lock, so a
+ * snapshot taken under load is approximate between counters but each counter is exact). */
+typedef struct gs_net_stats {
+    uint64_t accepts;            /* connections accepted */
+    uint64_t accept_refused;     /* accepted then closed at once: session table full */
+    uint64_t connects;           /* outgoing connects completed */
+    uint64_t sessions_open;      /* gauge */
+    uint64_t sessions_total;     /* sessions ever opened (accepted + connected) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t frames_in, frames_out; /* frames_out counts buffers fully sent */
+    uint64_t sends;              /* send operations submitted to the kernel */
+    uint64_t gathers;            /* of those, sends carrying more than one buffer */
+    uint64_t short_sends;        /* sends that completed with fewer bytes than asked */
+    uint64_t bufs_queued;        /* gauge: buffers queued or in flight, all sessions */
+    uint64_t bytes_queued;       /* gauge: their bytes */
+    uint64_t disconnects[GS_CLOSE__COUNT];
+    uint64_t frames_rejected[GS_REJECT__COUNT];
+    /* backend */
+    uint64_t io_in_flight;       /* gauge: operations submitted and not yet completed */
+    uint64_t cq_overflows;       /* times the completion queue overflowed (none lost) */
+    uint64_t enobufs;            /* multishot receives ended for lack of provided buffers */
+    uint64_t recv_rearms;        /* multishot receives armed again after ending */
+} gs_net_stats_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Callbacks. All run on an IO thread of the net instance: on io_uring, always the thread that
+ * owns the session (one per session, for its whole life), so one session's callbacks never run
+ * concurrently and arrive in order: on_open, then frames/data, then on_close exactly once.
+ * A callback may call any gs_session_* function, including for its own session.
+ * Callbacks must not block for long: they stall every session of that IO thread.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_net_callbacks {
+    /* A session opened (accepted, or an outgoing connect completed). session_user is the value
+     * given to gs_net_connect (NULL for accepted sessions) and may be replaced here with
+     * gs_session_set_user. */
+    void (*on_open)(gs_net_t *net, gs_session_id_t id, void *session_user, void *user);
+    /* A complete frame arrived on a framed session. body is valid only during the call. */
+    void (*on_frame)(gs_net_t *net, gs_session_id_t id, void *session_user, uint32_t msg_id,
+                     const uint8_t *body, uint32_t len, void *user);
+    /* Bytes arrived on a raw session. data is valid only during the call. */
+    void (*on_data)(gs_net_t *net, gs_session_id_t id, void *session_user, const uint8_t *data,
+                    size_t len, void *user);
+    /* The session is gone: called exactly once for every session that opened, and also for an
+     * outgoing connect that failed (reason GS_CLOSE_CONNECT_FAILED, without on_open). The id is
+     * already stale when this runs. */
+    void (*on_close)(gs_net_t *net, gs_session_id_t id, void *session_user,
+                     gs_close_reason_t reason, void *user);
+} gs_net_callbacks_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration. All-zero means defaults, given in brackets.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_net_config {
+    gs_net_callbacks_t cb;
+    void *user;                   /* passed to every callback */
+    uint32_t io_threads;          /* IO threads started by gs_net_start [1] */
+    uint32_t max_sessions;        /* session table capacity [16384] */
+    uint32_t max_frame;           /* largest body accepted [64 KiB]; larger disconnects */
+    int reject_empty_frames;      /* body length 0 disconnects (zero_len) instead of delivering */
+    uint32_t gather_max;          /* buffers gathered into one send [64], at most 1024 */
+    uint32_t send_soft_limit;     /* queued bytes over this for longer than the grace cut the */
+    uint32_t send_soft_grace_ms;  /*   session [256 KiB, 10000 ms]; UINT32_MAX disables */
+    uint32_t send_hard_limit;     /* queued bytes over this cut at once [1 MiB]; UINT32_MAX off */
+    uint32_t idle_timeout_ms;     /* nothing received for this long closes [0 = off] */
+    uint32_t frame_timeout_ms;    /* a frame incomplete this long closes [10000]; UINT32_MAX off */
+    uint32_t tick_ms;             /* deadline check period [100] */
+    /* io_uring knobs (ignored by other backends) */
+    uint32_t ring_entries;        /* SQ size per IO thread [1024]; CQ is twice that */
+    uint32_t cq_entries;          /* explicit CQ size [2 × ring_entries] (tests make it tiny) */
+    uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
+    uint32_t recv_buffer_size;    /* bytes each [16 KiB] */
+    int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
+} gs_net_config_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Lifecycle. create → listen/connect → start → … → stop → destroy.
+ * create/listen/start/stop/destroy: call from one controlling thread (not from a callback).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Allocate the instance and its backend (rings are created here so that errors surface early).
+ * Returns 0, GS_EINVAL (bad config), GS_ENOMEM, GS_ENOTSUP (no io_uring), GS_ESYS. */
+int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg);
+
+typedef struct gs_listen_config {
+    const char *host; /* numeric IPv4 or IPv6 address ["127.0.0.1"] */
+    uint16_t port;    /* 0 picks a free port: read it back with gs_net_listen_port */
+    int raw;          /* sessions accepted here are raw byte streams (on_data), not framed */
+    int backlog;      /* [511] */
+} gs_listen_config_t;
+
+/* Bind and listen (before gs_net_start). Several listeners may be added. Returns 0,
+ * GS_EADDR, GS_ESYS (bind/listen failed; errno logged), GS_ESTATE (already started). */
+int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc);
+/* Port of the first listener (useful with port 0). 0 if none. Any thread. */
+uint16_t gs_net_listen_port(gs_net_t *net);
+
+/* Start the IO threads. Returns 0 or GS_ESYS / GS_ENOMEM / GS_ESTATE. */
+int gs_net_start(gs_net_t *net);
+
+/* Graceful stop: stop accepting; give sessions until flush_ms to send what they have queued;
+ * then close every session (reason shutdown), wait for every IO operation to complete, and join
+ * the IO threads. on_close runs for every open session before this returns. Returns the number
+ * of buffers that were still queued and never sent (0 when everything was flushed).
+ * Not from an IO thread. */
+uint64_t gs_net_stop(gs_net_t *net, uint32_t flush_ms);
+
+/* Free everything. Stops first if still running. */
+void gs_net_destroy(gs_net_t *net);
+
+/* Outgoing connection, asynchronous. Any thread, after gs_net_start. On success returns 0 and
+ * later exactly one of on_open or on_close(CONNECT_FAILED) runs; *out_id (if not NULL) gets the
+ * id at once. On error returns GS_EADDR, GS_EFULL (session table full), GS_ESTATE, GS_ESYS and
+ * no callback runs. */
+typedef struct gs_connect_config {
+    const char *host; /* numeric IPv4 or IPv6 address */
+    uint16_t port;
+    int raw;
+    void *session_user;
+} gs_connect_config_t;
+int gs_net_connect(gs_net_t *net, const gs_connect_config_t *cc, gs_session_id_t *out_id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions. Every function here may be called from any thread, including from callbacks.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Queue buf for sending on the session. Takes its own reference (see gs_buf_t); the caller's is
+ * untouched. Buffers queued by one thread go out in the order that thread queued them.
+ * Returns 0; GS_ESTALE (id gone: zero bytes sent, nothing queued); GS_ECLOSING (session is
+ * closing); GS_ESENDQ (queueing it would pass the hard limit: the session is disconnected with
+ * reason send_queue_hard); GS_ENOMEM. On any error the reference taken is already released. */
+int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf);
+
+/* Ask the session to close. Pending IO is cancelled; on_close(LOCAL) runs later on the
+ * session's IO thread. Queued sends are dropped (use gs_net_stop's flush for graceful close).
+ * Returns 0, GS_ESTALE. Calling it twice is harmless (the first reason wins). */
+int gs_session_disconnect(gs_net_t *net, gs_session_id_t id);
+
+/* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
+int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);
+
+/* Bytes queued for the session and not yet acknowledged by a send completion.
+ * Returns 0 or GS_ESTALE. */
+int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out);
+
+/* Counters. Any thread. */
+void gs_net_stats(gs_net_t *net, gs_net_stats_t *out);
+/* The config the instance runs with, defaults filled in. */
+const gs_net_config_t *gs_net_config(gs_net_t *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GS_NET_H */

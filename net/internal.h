@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal types shared by the session core (net.c, session.c) and the backends. */
+#ifndef GS_NET_INTERNAL_H
+#define GS_NET_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gs/net.h"
+#include "framer.h"
+#include "port.h"
+#include "session_table.h"
+
+#define GS__LOG "net"
+#define GS__GATHER_LIMIT 1024u
+
+/* Session states, seen only by the owning loop's thread. */
+enum { GS__S_CONNECTING = 1, GS__S_OPEN, GS__S_CLOSED };
+
+/* Inbox work flags (gs__session_t.pending): why a session was pushed to its loop's inbox. */
+enum {
+    GS__P_KICK = 1u << 0,    /* a foreign thread won the send flag: flush the queue */
+    GS__P_CLOSE = 1u << 1,   /* a foreign thread asked for a close (reason in close_reason) */
+    GS__P_CONNECT = 1u << 2, /* a new outgoing session: post its connect */
+    GS__P_RELEASE = 1u << 3, /* a foreign put dropped the last reference */
+};
+
+/* Operation kinds; the first member of every backend request. */
+typedef enum { GS__OP_RECV = 1, GS__OP_SEND, GS__OP_CONNECT, GS__OP_ACCEPT, GS__OP_WAKE } gs__op_kind_t;
+typedef struct gs__op {
+    uint8_t kind;
+} gs__op_t;
+
+/* A queued buffer reference: the per-(session, buffer) link, since one buffer may sit in many
+ * sessions' queues when broadcast. */
+typedef struct gs__send_node {
+    gs_mpsc_node_t link;
+    gs_buf_t *buf;
+} gs__send_node_t;
+
+/* One gathered send in flight. Allocated per loop (reused from a free list), sized for
+ * gather_max buffers; the iovec array is laid out by the core as {base,len} pairs compatible
+ * with struct iovec, and the backend keeps whatever else it needs in port_space. */
+typedef struct gs__iov {
+    void *base;
+    size_t len;
+} gs__iov_t;
+
+struct gs__send_req {
+    gs__op_t op;
+    gs__send_req_t *next_free;
+    gs__session_t *session;
+    uint32_t nbufs;      /* buffers in this send */
+    uint32_t iov_first;  /* first iov not fully sent (short sends advance it) */
+    uint64_t bytes;      /* total bytes of all buffers */
+    uint64_t sent;       /* bytes acknowledged so far */
+    unsigned char port_space[64]; /* backend scratch (io_uring: struct msghdr) */
+    gs_buf_t **bufs;     /* points just after the struct */
+    gs__iov_t *iov;
+};
+
+struct gs__session {
+    gs__life_t *life;                /* into the table; generation + references */
+    gs_net_t *net;
+    gs__loop_t *loop;
+    _Atomic(void *) user;
+    _Atomic uint32_t pending;        /* GS__P_* flags; non-zero while in the inbox */
+    _Atomic uint32_t send_flag;      /* 1 while one send (or its scheduling) is owned */
+    _Atomic uint32_t close_reason;   /* first reason wins; 0 while open */
+    uint32_t slot;
+    intptr_t fd;
+    uint8_t state;
+    uint8_t raw;
+    uint8_t in_flush;                /* on the loop's flush list */
+    uint8_t recv_armed;
+    uint8_t peer_eof;                /* orderly end seen: close once the queue is flushed */
+    uint8_t send_parked;             /* flag owned while connecting: send once open */
+    uint32_t frames_this_feed;
+    gs_mpsc_node_t inbox_node;
+    gs_mpsc_t sendq;
+    _Atomic uint64_t queued_bytes;
+    uint64_t id;
+    gs__session_t *flush_next;
+    gs_list_t link;                  /* loop's list of sessions (deadline scan, shutdown) */
+    gs_list_t rearm_link;            /* loop's FIFO of receives waiting for buffers */
+    uint64_t last_recv_ms;
+    uint64_t frame_start_ms;
+    uint64_t soft_since_ms;
+    gs__send_req_t *sending;         /* the send in flight, if any */
+    void *port_data;                 /* backend per-session data (connect address, fallback
+                                      * receive buffer); freed by the backend at release */
+    gs_framer_t framer;
+};
+
+/* Counters owned by one loop: written by its thread only (relaxed load+store, no lock prefix),
+ * read by anyone with relaxed loads. */
+typedef _Atomic uint64_t gs__ctr_t;
+static inline void gs__ctr_add(gs__ctr_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline uint64_t gs__ctr_get(gs__ctr_t *c) {
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+typedef struct gs__loop_stats {
+    gs__ctr_t accepts, accept_refused, connects, sessions_total, sessions_closed;
+    gs__ctr_t bytes_in, bytes_out, frames_in, frames_out, sends, gathers, short_sends;
+    gs__ctr_t disconnects[GS_CLOSE__COUNT];
+    gs__ctr_t frames_rejected[GS_REJECT__COUNT];
+} gs__loop_stats_t;
+
+struct gs__loop {
+    gs_net_t *net;
+    uint32_t index;
+    gs_thread_t *thread;
+    gs__port_t *port;
+    uint64_t now_ms;                 /* cached at each iteration */
+    uint64_t next_tick_ms;
+    int stopping;                    /* loop thread copy of net->stopping */
+    int closing_all;                 /* flush deadline passed: every session closed */
+    uint64_t flush_deadline_ms;
+    uint32_t nsessions;              /* sessions on this loop (list length) */
+    gs_list_t sessions;
+    gs_list_t rearm_fifo;
+    gs__session_t *flush_head, *flush_tail; /* sessions to flush at the end of this batch */
+    gs__session_t *deferred;         /* flushes that found a half-pushed queue: next pass */
+    gs__send_req_t *free_reqs;
+    gs__loop_stats_t st;
+    _Alignas(GS_CACHELINE) gs_mpsc_t inbox;
+    _Alignas(GS_CACHELINE) _Atomic uint32_t wake_pending;
+};
+
+struct gs__listener {
+    gs__listener_t *next;
+    int raw;
+    uint16_t port;
+    intptr_t *fds;      /* one SO_REUSEPORT socket per loop */
+    gs__op_t *ops;      /* one accept op per loop (kind GS__OP_ACCEPT) */
+    uint8_t *armed;     /* per loop: multishot accept outstanding */
+};
+
+struct gs_net {
+    gs_net_config_t cfg;
+    gs__session_table_t table;
+    gs__session_t *sessions;         /* capacity entries, parallel to the table */
+    uint32_t nloops;
+    gs__loop_t *loops;
+    gs__listener_t *listeners;
+    _Atomic uint32_t next_loop;      /* round robin for connects */
+    _Atomic int started, stopping;
+    int stopped;
+    uint32_t flush_ms;               /* gs_net_stop's flush window */
+    _Atomic uint64_t bufs_queued, bytes_queued, unsent;
+};
+
+/* The loop whose thread is running the caller, or NULL on any other thread. */
+extern _Thread_local gs__loop_t *gs__tls_loop;
+
+/* session.c */
+void gs__session_put(gs__session_t *s);
+static inline void gs__session_ref(gs__session_t *s) { gs__life_ref(s->life); }
+void gs__session_release(gs__session_t *s);
+void gs__session_close(gs__session_t *s, gs_close_reason_t reason);
+void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t fd, int raw,
+                      void *user);
+void gs__session_kick(gs__session_t *s);
+void gs__session_post_connect(gs__session_t *s);
+void gs__session_request_close(gs__session_t *s, gs_close_reason_t reason);
+gs__send_req_t *gs__req_get(gs__loop_t *loop);
+void gs__req_put(gs__loop_t *loop, gs__send_req_t *req);
+void gs__loop_free_reqs(gs__loop_t *loop);
+
+#endif /* GS_NET_INTERNAL_H */

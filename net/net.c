@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/* Public entry points of the net layer: lifecycle of an instance, listeners, outgoing connects,
+ * the id-based session calls that any thread may make, and counters. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void apply_defaults(gs_net_config_t *c) {
+#define DEF(field, value)                                                                        \
+    if (c->field == 0)                                                                           \
+    c->field = (value)
+    DEF(io_threads, 1);
+    DEF(max_sessions, 16384);
+    DEF(max_frame, GS_FRAME_MAX_DEFAULT);
+    DEF(gather_max, 64);
+    DEF(send_soft_limit, 256u * 1024u);
+    DEF(send_soft_grace_ms, 10000);
+    DEF(send_hard_limit, 1024u * 1024u);
+    DEF(frame_timeout_ms, 10000);
+    DEF(tick_ms, 100);
+    DEF(ring_entries, 1024);
+    DEF(cq_entries, 2 * c->ring_entries);
+    DEF(recv_buffers, 256);
+    DEF(recv_buffer_size, 16u * 1024u);
+#undef DEF
+}
+
+int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
+    *out = NULL;
+    gs_net_t *net = calloc(1, sizeof(*net));
+    if (!net)
+        return GS_ENOMEM;
+    net->cfg = *cfg;
+    apply_defaults(&net->cfg);
+    const gs_net_config_t *c = &net->cfg;
+    if (c->gather_max > GS__GATHER_LIMIT || c->io_threads > 256 ||
+        (c->recv_buffers & (c->recv_buffers - 1)) != 0 || c->recv_buffers > 32768 ||
+        c->max_sessions > (1u << 24) || c->max_frame > (1u << 30)) {
+        free(net);
+        return GS_EINVAL;
+    }
+    int rc = gs__table_init(&net->table, c->max_sessions);
+    if (rc) {
+        free(net);
+        return rc;
+    }
+    /* calloc: pages of slots never used are never touched, so a large table costs address
+     * space, not memory. */
+    net->sessions = calloc(c->max_sessions, sizeof(gs__session_t));
+    net->nloops = c->io_threads;
+    net->loops = calloc(net->nloops, sizeof(gs__loop_t));
+    if (!net->sessions || !net->loops) {
+        rc = GS_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        gs__loop_t *loop = &net->loops[i];
+        loop->net = net;
+        loop->index = i;
+        gs_list_init(&loop->sessions);
+        gs_list_init(&loop->rearm_fifo);
+        gs_mpsc_init(&loop->inbox);
+        atomic_init(&loop->wake_pending, 0);
+        rc = gs__port_init(loop);
+        if (rc) {
+            for (uint32_t j = 0; j < i; j++)
+                gs__port_fini(&net->loops[j]);
+            goto fail;
+        }
+    }
+    *out = net;
+    return 0;
+fail:
+    free(net->loops);
+    free(net->sessions);
+    gs__table_fini(&net->table);
+    free(net);
+    return rc;
+}
+
+static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                      socklen_t *len) {
+    memset(ss, 0, sizeof(*ss));
+    if (!host)
+        host = "127.0.0.1";
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    return GS_EADDR;
+}
+
+int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc) {
+    if (atomic_load(&net->started))
+        return GS_ESTATE;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    uint16_t port = lc->port;
+    if (parse_addr(lc->host, port, &ss, &sl) != 0)
+        return GS_EADDR;
+    gs__listener_t *l = calloc(1, sizeof(*l));
+    if (!l)
+        return GS_ENOMEM;
+    l->raw = lc->raw;
+    l->fds = malloc(sizeof(intptr_t) * net->nloops);
+    l->ops = calloc(net->nloops, sizeof(gs__op_t));
+    l->armed = calloc(net->nloops, 1);
+    if (!l->fds || !l->ops || !l->armed)
+        goto nomem;
+    for (uint32_t i = 0; i < net->nloops; i++)
+        l->fds[i] = -1;
+    /* One socket per IO thread on the same port (SO_REUSEPORT): each ring accepts on its own
+     * socket and keeps the sessions it accepts, so no accepted fd crosses threads. */
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            goto sys;
+        l->fds[i] = fd;
+        l->ops[i].kind = GS__OP_ACCEPT;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (net->nloops > 1)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        if (port == 0 && i > 0) {
+            /* Port 0 picked a port for the first socket: the others must use the same. */
+            ((struct sockaddr_in *)&ss)->sin_port = htons(l->port); /* same offset in v6 */
+        }
+        if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+            listen(fd, lc->backlog > 0 ? lc->backlog : 511) != 0)
+            goto sys;
+        if (i == 0) {
+            struct sockaddr_storage bound;
+            socklen_t bl = sizeof(bound);
+            getsockname(fd, (struct sockaddr *)&bound, &bl);
+            l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+        }
+    }
+    l->next = net->listeners;
+    net->listeners = l;
+    return 0;
+sys:
+    gs_log(GS_LOG_ERROR, GS__LOG, "listen on %s:%u failed: %s", lc->host ? lc->host : "127.0.0.1",
+           (unsigned)port, strerror(errno));
+    for (uint32_t i = 0; i < net->nloops; i++)
+        if (l->fds[i] >= 0)
+            close((int)l->fds[i]);
+    free(l->fds);
+    free(l->ops);
+    free(l->armed);
+    free(l);
+    return GS_ESYS;
+nomem:
+    free(l->fds);
+    free(l->ops);
+    free(l->armed);
+    free(l);
+    return GS_ENOMEM;
+}
+
+uint16_t gs_net_listen_port(gs_net_t *net) {
+    gs__listener_t *l = net->listeners;
+    while (l && l->next)
+        l = l->next; /* the first one added is at the end of the list */
+    return l ? l->port : 0;
+}
+
+static void loop_main(void *arg) {
+    gs__loop_t *loop = arg;
+    gs__tls_loop = loop;
+    gs__port_run(loop);
+    gs__tls_loop = NULL;
+}
+
+int gs_net_start(gs_net_t *net) {
+    if (atomic_exchange(&net->started, 1))
+        return GS_ESTATE;
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "gs-io-%u", i);
+        int rc = gs_thread_start(&net->loops[i].thread, loop_main, &net->loops[i], name);
+        if (rc) {
+            /* Stop the ones already running. */
+            atomic_store(&net->stopping, 1);
+            for (uint32_t j = 0; j < i; j++) {
+                gs__port_wake(&net->loops[j]);
+                gs_thread_join(net->loops[j].thread);
+                net->loops[j].thread = NULL;
+            }
+            net->stopped = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+uint64_t gs_net_stop(gs_net_t *net, uint32_t flush_ms) {
+    if (!atomic_load(&net->started) || net->stopped)
+        return atomic_load(&net->unsent);
+    net->flush_ms = flush_ms;
+    atomic_store_explicit(&net->stopping, 1, memory_order_release);
+    for (uint32_t i = 0; i < net->nloops; i++)
+        gs__port_wake(&net->loops[i]);
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        if (net->loops[i].thread) {
+            gs_thread_join(net->loops[i].thread);
+            net->loops[i].thread = NULL;
+        }
+    }
+    net->stopped = 1;
+    return atomic_load(&net->unsent);
+}
+
+void gs_net_destroy(gs_net_t *net) {
+    if (!net)
+        return;
+    gs_net_stop(net, 0);
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        gs__port_fini(&net->loops[i]);
+        gs__loop_free_reqs(&net->loops[i]);
+    }
+    while (net->listeners) {
+        gs__listener_t *l = net->listeners;
+        net->listeners = l->next;
+        for (uint32_t i = 0; i < net->nloops; i++)
+            if (l->fds[i] >= 0)
+                close((int)l->fds[i]);
+        free(l->fds);
+        free(l->ops);
+        free(l->armed);
+        free(l);
+    }
+    free(net->loops);
+    free(net->sessions);
+    gs__table_fini(&net->table);
+    free(net);
+}
+
+int gs_net_connect(gs_net_t *net, const gs_connect_config_t *cc, gs_session_id_t *out_id) {
+    if (out_id)
+        *out_id = GS_SESSION_NONE;
+    if (!atomic_load(&net->started) || atomic_load(&net->stopping))
+        return GS_ESTATE;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_addr(cc->host, cc->port, &ss, &sl) != 0)
+        return GS_EADDR;
+    uint32_t li = atomic_fetch_add(&net->next_loop, 1) % net->nloops;
+    gs__loop_t *loop = &net->loops[li];
+    uint64_t id = gs__table_alloc(&net->table);
+    if (id == 0)
+        return GS_EFULL;
+    gs__session_t *s = &net->sessions[(uint32_t)id];
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        gs_log(GS_LOG_ERROR, GS__LOG, "socket: %s", strerror(errno));
+        gs__table_free(&net->table, (uint32_t)id);
+        return GS_ESYS;
+    }
+    gs__session_init(s, loop, id, fd, cc->raw, cc->session_user);
+    int rc = gs__port_connect_prepare(s, &ss, sl);
+    if (rc) {
+        close(fd);
+        gs__table_free(&net->table, (uint32_t)id);
+        return rc;
+    }
+    if (out_id)
+        *out_id = id;
+    gs__session_post_connect(s);
+    return 0;
+}
+
+/* ---- id-based calls: any thread ---------------------------------------------------------- */
+
+static gs__session_t *acquire(gs_net_t *net, gs_session_id_t id) {
+    int64_t slot = gs__table_acquire(&net->table, id);
+    return slot < 0 ? NULL : &net->sessions[slot];
+}
+
+int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    if (atomic_load_explicit(&s->close_reason, memory_order_acquire) != 0) {
+        gs__session_put(s);
+        return GS_ECLOSING;
+    }
+    uint64_t len = buf->len;
+    uint64_t q = atomic_fetch_add_explicit(&s->queued_bytes, len, memory_order_relaxed) + len;
+    if (net->cfg.send_hard_limit != UINT32_MAX && q > net->cfg.send_hard_limit) {
+        atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
+        gs__session_request_close(s, GS_CLOSE_SEND_QUEUE_HARD);
+        gs__session_put(s);
+        return GS_ESENDQ;
+    }
+    gs__send_node_t *node = malloc(sizeof(*node));
+    if (!node) {
+        atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
+        gs__session_put(s);
+        return GS_ENOMEM;
+    }
+    gs_buf_ref(buf);
+    node->buf = buf;
+    atomic_fetch_add_explicit(&net->bufs_queued, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&net->bytes_queued, len, memory_order_relaxed);
+    gs_mpsc_push(&s->sendq, &node->link);
+    gs__session_kick(s);
+    gs__session_put(s);
+    return 0;
+}
+
+int gs_session_disconnect(gs_net_t *net, gs_session_id_t id) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    gs__session_request_close(s, GS_CLOSE_LOCAL);
+    gs__session_put(s);
+    return 0;
+}
+
+int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    atomic_store_explicit(&s->user, session_user, memory_order_relaxed);
+    gs__session_put(s);
+    return 0;
+}
+
+int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    *out = atomic_load_explicit(&s->queued_bytes, memory_order_relaxed);
+    gs__session_put(s);
+    return 0;
+}
+
+void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    uint64_t closed = 0;
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        gs__loop_stats_t *st = &net->loops[i].st;
+        out->accepts += gs__ctr_get(&st->accepts);
+        out->accept_refused += gs__ctr_get(&st->accept_refused);
+        out->connects += gs__ctr_get(&st->connects);
+        out->sessions_total += gs__ctr_get(&st->sessions_total);
+        closed += gs__ctr_get(&st->sessions_closed);
+        out->bytes_in += gs__ctr_get(&st->bytes_in);
+        out->bytes_out += gs__ctr_get(&st->bytes_out);
+        out->frames_in += gs__ctr_get(&st->frames_in);
+        out->frames_out += gs__ctr_get(&st->frames_out);
+        out->sends += gs__ctr_get(&st->sends);
+        out->gathers += gs__ctr_get(&st->gathers);
+        out->short_sends += gs__ctr_get(&st->short_sends);
+        for (int r = 0; r < GS_CLOSE__COUNT; r++)
+            out->disconnects[r] += gs__ctr_get(&st->disconnects[r]);
+        for (int r = 0; r < GS_REJECT__COUNT; r++)
+            out->frames_rejected[r] += gs__ctr_get(&st->frames_rejected[r]);
+        gs__port_stats_t ps;
+        gs__port_stats(&net->loops[i], &ps);
+        out->io_in_flight += ps.io_in_flight;
+        out->cq_overflows += ps.cq_overflows;
+        out->enobufs += ps.enobufs;
+        out->recv_rearms += ps.recv_rearms;
+    }
+    /* Failed connects are closed without having been counted as opened. */
+    uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];
+    out->sessions_open = out->sessions_total + failed >= closed
+                             ? out->sessions_total + failed - closed
+                             : 0;
+    out->bufs_queued = atomic_load_explicit(&net->bufs_queued, memory_order_relaxed);
+    out->bytes_queued = atomic_load_explicit(&net->bytes_queued, memory_order_relaxed);
+}
+
+const gs_net_config_t *gs_net_config(gs_net_t *net) { return &net->cfg; }

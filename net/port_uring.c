@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: MIT */
+/* io_uring backend: one ring per IO thread; multishot accept; multishot recv into a small ring
+ * of provided buffers (so idle sessions pin no receive memory) with an -ENOBUFS re-arm FIFO;
+ * send / gathered sendmsg; async connect; cancel by fd; an eventfd read as the inbox wake-up.
+ * Features are probed at run time and the backend falls back inside itself: rings without
+ * SINGLE_ISSUER/DEFER_TASKRUN, kernels without buffer rings (one heap buffer per session),
+ * kernels without multishot recv (single-shot recv re-armed after each completion). */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(gs__iov_t) == sizeof(struct iovec) &&
+                   offsetof(gs__iov_t, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(gs__iov_t, len) == offsetof(struct iovec, iov_len),
+               "gs__iov_t must be layout-compatible with struct iovec");
+_Static_assert(sizeof(struct msghdr) <= sizeof(((gs__send_req_t *)0)->port_space),
+               "msghdr must fit in the send request's backend space");
+
+/* user_data = pointer | tag. Sessions, listeners and requests are at least 8-byte aligned. */
+enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_CONNECT = 2, TAG_SEND = 3, TAG_ACCEPT = 4, TAG_WAKE = 5 };
+#define TAG_MASK 7u
+#define UD(ptr, tag) ((uint64_t)(uintptr_t)(ptr) | (tag))
+
+#define BGID 0
+
+struct gs__port {
+    struct io_uring ring;
+    int ring_ready;
+    int disabled;       /* created with IORING_SETUP_R_DISABLED: enable on the IO thread */
+    int evfd;
+    uint64_t evbuf;
+    int wake_armed;
+    int tearing_down;
+    /* provided receive buffers */
+    int use_pbuf, use_multishot;
+    struct io_uring_buf_ring *br;
+    size_t br_size;
+    uint8_t *bufs;
+    uint32_t nbufs, bufsize;
+    int mask;
+    /* counters (written by the loop thread only) */
+    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms;
+};
+
+/* Per-session backend data, allocated only when needed: the address of an outgoing connect and,
+ * without provided buffers, the session's own receive buffer. */
+typedef struct uring_sess {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    uint8_t *rbuf;
+} uring_sess_t;
+
+static void in_flight(gs__port_t *p, int delta) {
+    gs__ctr_add(&p->io_in_flight, (uint64_t)(int64_t)delta);
+}
+
+/* An SQE, submitting what is queued when the SQ is full (tests run with 2-4 entries). */
+static struct io_uring_sqe *get_sqe(gs__port_t *p) {
+    for (int tries = 0; tries < 1000; tries++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+        if (sqe)
+            return sqe;
+        int rc = io_uring_submit(&p->ring);
+        if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) {
+            gs_log(GS_LOG_ERROR, GS__LOG, "io_uring_submit: %s", strerror(-rc));
+            return NULL;
+        }
+    }
+    gs_log(GS_LOG_ERROR, GS__LOG, "submission queue stayed full");
+    return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+static int ring_setup(gs__port_t *p, const gs_net_config_t *cfg) {
+    /* Newest first; each fallback drops what an older kernel rejects with -EINVAL. */
+    const unsigned variants[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
+            IORING_SETUP_R_DISABLED,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        struct io_uring_params params;
+        memset(&params, 0, sizeof(params));
+        params.flags = variants[i] | IORING_SETUP_CQSIZE;
+        params.cq_entries = cfg->cq_entries;
+        rc = io_uring_queue_init_params(cfg->ring_entries, &p->ring, &params);
+        if (rc == 0) {
+            p->disabled = (variants[i] & IORING_SETUP_R_DISABLED) != 0;
+            if (!(params.features & IORING_FEAT_NODROP))
+                gs_log(GS_LOG_WARN, GS__LOG, "kernel lacks IORING_FEAT_NODROP: a CQ overflow "
+                                             "would lose completions; use a larger CQ");
+            return 0;
+        }
+        if (rc != -EINVAL)
+            break;
+    }
+    gs_log(GS_LOG_ERROR, GS__LOG, "io_uring_queue_init: %s", strerror(-rc));
+    return rc == -ENOSYS || rc == -EPERM ? GS_ENOTSUP : GS_ESYS;
+}
+
+static int probe_ops(gs__port_t *p) {
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&p->ring);
+    if (!probe)
+        return GS_ENOTSUP;
+    static const int needed[] = {IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
+                                 IORING_OP_SEND,   IORING_OP_SENDMSG, IORING_OP_READ,
+                                 IORING_OP_ASYNC_CANCEL};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (!io_uring_opcode_supported(probe, needed[i])) {
+            gs_log(GS_LOG_ERROR, GS__LOG, "kernel io_uring lacks opcode %d", needed[i]);
+            ok = 0;
+        }
+    }
+    io_uring_free_probe(probe);
+    return ok ? 0 : GS_ENOTSUP;
+}
+
+static void pbuf_setup(gs__port_t *p, const gs_net_config_t *cfg) {
+    p->use_pbuf = 0;
+    if (cfg->disable_provided_buffers)
+        return;
+    p->nbufs = cfg->recv_buffers;
+    p->bufsize = cfg->recv_buffer_size;
+    p->br_size = sizeof(struct io_uring_buf) * p->nbufs;
+    void *mem = mmap(NULL, p->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED)
+        return;
+    p->br = mem;
+    p->bufs = malloc((size_t)p->nbufs * p->bufsize);
+    if (!p->bufs) {
+        munmap(mem, p->br_size);
+        p->br = NULL;
+        return;
+    }
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)(uintptr_t)mem;
+    reg.ring_entries = p->nbufs;
+    reg.bgid = BGID;
+    int rc = io_uring_register_buf_ring(&p->ring, &reg, 0);
+    if (rc != 0) {
+        gs_log(GS_LOG_INFO, GS__LOG, "no provided buffer ring (%s): one buffer per session",
+               strerror(-rc));
+        free(p->bufs);
+        munmap(mem, p->br_size);
+        p->bufs = NULL;
+        p->br = NULL;
+        return;
+    }
+    io_uring_buf_ring_init(p->br);
+    p->mask = io_uring_buf_ring_mask(p->nbufs);
+    for (uint32_t i = 0; i < p->nbufs; i++)
+        io_uring_buf_ring_add(p->br, p->bufs + (size_t)i * p->bufsize, p->bufsize,
+                              (unsigned short)i, p->mask, (int)i);
+    io_uring_buf_ring_advance(p->br, (int)p->nbufs);
+    p->use_pbuf = 1;
+}
+
+int gs__port_init(gs__loop_t *loop) {
+    const gs_net_config_t *cfg = &loop->net->cfg;
+    gs__port_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return GS_ENOMEM;
+    p->evfd = -1;
+    int rc = ring_setup(p, cfg);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p->ring_ready = 1;
+    rc = probe_ops(p);
+    if (rc == 0) {
+        p->evfd = eventfd(0, EFD_CLOEXEC);
+        if (p->evfd < 0)
+            rc = GS_ESYS;
+    }
+    if (rc) {
+        io_uring_queue_exit(&p->ring);
+        free(p);
+        return rc;
+    }
+    pbuf_setup(p, cfg);
+    p->use_multishot = p->use_pbuf; /* multishot recv needs provided buffers */
+    loop->port = p;
+    return 0;
+}
+
+void gs__port_fini(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    if (!p)
+        return;
+    if (p->use_pbuf)
+        io_uring_unregister_buf_ring(&p->ring, BGID);
+    io_uring_queue_exit(&p->ring);
+    if (p->br)
+        munmap(p->br, p->br_size);
+    free(p->bufs);
+    if (p->evfd >= 0)
+        close(p->evfd);
+    free(p);
+    loop->port = NULL;
+}
+
+/* ---- operations -------------------------------------------------------------------------- */
+
+static void arm_wake(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe)
+        return;
+    io_uring_prep_read(sqe, p->evfd, &p->evbuf, sizeof(p->evbuf), 0);
+    io_uring_sqe_set_data64(sqe, UD(loop, TAG_WAKE));
+    p->wake_armed = 1;
+    in_flight(p, 1);
+}
+
+void gs__port_wake(gs__loop_t *loop) {
+    /* One write per sleep, however many producers: the loop clears wake_pending before it
+     * drains its inbox, so a push after that point writes again. */
+    if (atomic_exchange_explicit(&loop->wake_pending, 1, memory_order_seq_cst) != 0)
+        return;
+    uint64_t one = 1;
+    ssize_t w;
+    do {
+        w = write(loop->port->evfd, &one, sizeof(one));
+    } while (w < 0 && errno == EINTR);
+}
+
+int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
+    gs__port_t *p = loop->port;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe)
+        return GS_ESYS;
+    io_uring_prep_multishot_accept(sqe, (int)l->fds[loop->index], NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, UD(l, TAG_ACCEPT));
+    l->armed[loop->index] = 1;
+    in_flight(p, 1);
+    return 0;
+}
+
+void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
+    gs__port_t *p = loop->port;
+    if (!l->armed[loop->index])
+        return;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe)
+        return;
+    io_uring_prep_cancel64(sqe, UD(l, TAG_ACCEPT), 0);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
+static uring_sess_t *sess_data(gs__session_t *s) {
+    if (!s->port_data)
+        s->port_data = calloc(1, sizeof(uring_sess_t));
+    return s->port_data;
+}
+
+static int post_recv(gs__session_t *s) {
+    gs__port_t *p = s->loop->port;
+    struct io_uring_sqe *sqe;
+    if (p->use_pbuf) {
+        sqe = get_sqe(p);
+        if (!sqe)
+            return GS_ESYS;
+        if (p->use_multishot)
+            io_uring_prep_recv_multishot(sqe, (int)s->fd, NULL, 0, 0);
+        else
+            io_uring_prep_recv(sqe, (int)s->fd, NULL, p->bufsize, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BGID;
+    } else {
+        uring_sess_t *us = sess_data(s);
+        if (!us)
+            return GS_ENOMEM;
+        uint32_t size = s->net->cfg.recv_buffer_size;
+        if (!us->rbuf && !(us->rbuf = malloc(size)))
+            return GS_ENOMEM;
+        sqe = get_sqe(p);
+        if (!sqe)
+            return GS_ESYS;
+        io_uring_prep_recv(sqe, (int)s->fd, us->rbuf, size, 0);
+    }
+    io_uring_sqe_set_data64(sqe, UD(s, TAG_RECV));
+    in_flight(p, 1);
+    return 0;
+}
+
+int gs__port_recv_start(gs__session_t *s) { return post_recv(s); }
+
+int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
+    gs__port_t *p = s->loop->port;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe)
+        return GS_ESYS;
+    uint32_t left = req->nbufs - req->iov_first;
+    gs__iov_t *first = &req->iov[req->iov_first];
+    if (left == 1) {
+        /* One contiguous range: a plain send is cheaper than sendmsg. */
+        io_uring_prep_send(sqe, (int)s->fd, first->base, first->len, MSG_NOSIGNAL);
+    } else {
+        struct msghdr *msg = (struct msghdr *)(void *)req->port_space;
+        memset(msg, 0, sizeof(*msg));
+        msg->msg_iov = (struct iovec *)(void *)first;
+        msg->msg_iovlen = left;
+        io_uring_prep_sendmsg(sqe, (int)s->fd, msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, UD(req, TAG_SEND));
+    in_flight(p, 1);
+    return 0;
+}
+
+int gs__port_connect_prepare(gs__session_t *s, const struct sockaddr_storage *ss,
+                             unsigned int len) {
+    uring_sess_t *us = sess_data(s);
+    if (!us)
+        return GS_ENOMEM;
+    memcpy(&us->addr, ss, sizeof(*ss));
+    us->addrlen = (socklen_t)len;
+    return 0;
+}
+
+int gs__port_connect(gs__session_t *s) {
+    gs__port_t *p = s->loop->port;
+    uring_sess_t *us = s->port_data;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe || !us)
+        return GS_ESYS;
+    io_uring_prep_connect(sqe, (int)s->fd, (struct sockaddr *)&us->addr, us->addrlen);
+    io_uring_sqe_set_data64(sqe, UD(s, TAG_CONNECT));
+    in_flight(p, 1);
+    return 0;
+}
+
+void gs__port_cancel(gs__session_t *s) {
+    gs__port_t *p = s->loop->port;
+    /* shutdown() ends a pending recv (0 bytes) and send (EPIPE) at once and tells the peer;
+     * cancel-by-fd also reaches a connect in progress. A plain close() would not: the ring
+     * holds its own reference to the file (TESTPLAN C09). */
+    shutdown((int)s->fd, SHUT_RDWR);
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (sqe) {
+        io_uring_prep_cancel_fd(sqe, (int)s->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
+    /* A receive parked in the re-arm FIFO has no kernel operation: end it here. */
+    if (!gs_list_empty(&s->rearm_link)) {
+        gs_list_remove(&s->rearm_link);
+        gs__on_recv_end(s, -ECANCELED);
+        gs__session_put(s);
+    }
+}
+
+void gs__port_session_release(gs__session_t *s) {
+    uring_sess_t *us = s->port_data;
+    if (us) {
+        free(us->rbuf);
+        free(us);
+        s->port_data = NULL;
+    }
+    close((int)s->fd);
+    s->fd = -1;
+}
+
+void gs__port_close_fd(intptr_t fd) { close((int)fd); }
+
+void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
+    gs__port_t *p = loop->port;
+    out->io_in_flight = gs__ctr_get(&p->io_in_flight);
+    out->cq_overflows = gs__ctr_get(&p->cq_overflows);
+    out->enobufs = gs__ctr_get(&p->enobufs);
+    out->recv_rearms = gs__ctr_get(&p->recv_rearms);
+}
+
+/* ---- completions ------------------------------------------------------------------------- */
+
+static void recycle_buffer(gs__port_t *p, unsigned bid) {
+    io_uring_buf_ring_add(p->br, p->bufs + (size_t)bid * p->bufsize, p->bufsize,
+                          (unsigned short)bid, p->mask, 0);
+    io_uring_buf_ring_advance(p->br, 1);
+}
+
+static void recv_finished(gs__session_t *s, int err) {
+    gs__on_recv_end(s, err);
+    gs__session_put(s); /* the receive's reference */
+}
+
+static void rearm_recv(gs__session_t *s) {
+    gs__port_t *p = s->loop->port;
+    gs__ctr_add(&p->recv_rearms, 1);
+    if (post_recv(s) != 0)
+        recv_finished(s, -ENOMEM);
+}
+
+static void on_recv_cqe(gs__loop_t *loop, gs__session_t *s, struct io_uring_cqe *cqe) {
+    gs__port_t *p = loop->port;
+    int res = cqe->res;
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more)
+        in_flight(p, -1);
+    if (res > 0) {
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+            unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+            gs__on_recv(s, p->bufs + (size_t)bid * p->bufsize, (size_t)res);
+            /* The framer copied what it must keep: the buffer goes back at once, so a slow
+             * peer never holds ring buffers. */
+            recycle_buffer(p, bid);
+        } else {
+            gs__on_recv(s, ((uring_sess_t *)s->port_data)->rbuf, (size_t)res);
+        }
+        if (!more) {
+            if (s->state == GS__S_OPEN)
+                rearm_recv(s); /* single-shot mode, or the kernel ended the multishot */
+            else
+                recv_finished(s, -ECANCELED);
+        }
+        return;
+    }
+    if (more)
+        return; /* not expected: errors end a multishot */
+    if (res == -ENOBUFS && s->state == GS__S_OPEN) {
+        /* The ring ran dry: normal with a small ring. Queue the session, keeping the
+         * receive's reference, and re-arm oldest first as buffers come back. */
+        gs__ctr_add(&p->enobufs, 1);
+        gs_list_insert_tail(&loop->rearm_fifo, &s->rearm_link);
+        return;
+    }
+    if (res == -EINVAL && p->use_multishot && s->state == GS__S_OPEN) {
+        /* Kernel without multishot recv (before 6.0): fall back to single-shot for good. */
+        gs_log(GS_LOG_INFO, GS__LOG, "multishot recv unsupported: using single-shot recv");
+        p->use_multishot = 0;
+        rearm_recv(s);
+        return;
+    }
+    recv_finished(s, res == 0 ? 0 : res);
+}
+
+static void on_accept_cqe(gs__loop_t *loop, gs__listener_t *l, struct io_uring_cqe *cqe) {
+    gs__port_t *p = loop->port;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        in_flight(p, -1);
+        l->armed[loop->index] = 0;
+    }
+    if (cqe->res >= 0) {
+        int one = 1;
+        setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        gs__on_accept(loop, l, cqe->res);
+    } else if (cqe->res != -ECANCELED) {
+        gs_log(GS_LOG_WARN, GS__LOG, "accept: %s", strerror(-cqe->res));
+    }
+    if (!l->armed[loop->index] && !loop->stopping && !p->tearing_down)
+        gs__port_accept_start(loop, l);
+}
+
+static void handle_cqe(gs__loop_t *loop, struct io_uring_cqe *cqe) {
+    gs__port_t *p = loop->port;
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    void *ptr = (void *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
+    switch (ud & TAG_MASK) {
+    case TAG_IGNORE:
+        return;
+    case TAG_WAKE:
+        in_flight(p, -1);
+        p->wake_armed = 0;
+        if (!p->tearing_down)
+            arm_wake(loop);
+        return;
+    case TAG_ACCEPT:
+        on_accept_cqe(loop, ptr, cqe);
+        return;
+    case TAG_RECV:
+        on_recv_cqe(loop, ptr, cqe);
+        return;
+    case TAG_SEND: {
+        gs__send_req_t *req = ptr;
+        gs__session_t *s = req->session;
+        in_flight(p, -1);
+        gs__on_send_done(s, req, cqe->res);
+        gs__session_put(s);
+        return;
+    }
+    case TAG_CONNECT: {
+        gs__session_t *s = ptr;
+        in_flight(p, -1);
+        if (cqe->res == 0) {
+            int one = 1;
+            setsockopt((int)s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        gs__on_connect_done(s, cqe->res);
+        gs__session_put(s);
+        return;
+    }
+    default:
+        gs_log(GS_LOG_ERROR, GS__LOG, "unknown completion tag %u", (unsigned)(ud & TAG_MASK));
+    }
+}
+
+static void rearm_from_fifo(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    /* All buffers are back in the ring after each batch (they are recycled as soon as they are
+     * read); re-arm only a share of them so the sessions already armed keep room. */
+    uint32_t budget = p->nbufs / 4 ? p->nbufs / 4 : 1;
+    while (budget-- > 0 && !gs_list_empty(&loop->rearm_fifo)) {
+        gs__session_t *s = gs_container_of(loop->rearm_fifo.next, gs__session_t, rearm_link);
+        gs_list_remove(&s->rearm_link);
+        if (s->state == GS__S_OPEN)
+            rearm_recv(s);
+        else
+            recv_finished(s, -ECANCELED);
+    }
+}
+
+static void wait_and_dispatch(gs__loop_t *loop, uint32_t wait_ms) {
+    gs__port_t *p = loop->port;
+    struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
+                                   .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
+    struct io_uring_cqe *cqe = NULL;
+    int rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, &ts, NULL);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+        gs_log(GS_LOG_ERROR, GS__LOG, "io_uring wait: %s", strerror(-rc));
+    if (io_uring_cq_has_overflow(&p->ring))
+        gs__ctr_add(&p->cq_overflows, 1); /* NODROP keeps them; the next enter flushes them */
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&p->ring, head, cqe) {
+        handle_cqe(loop, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&p->ring, n);
+}
+
+void gs__port_run(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    if (p->disabled) {
+        /* A single-issuer ring belongs to the thread that enables it. */
+        /* Raw syscall: liburing 2.3 declares io_uring_enable_rings but does not export it. */
+        long rc = syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                          NULL, 0);
+        if (rc < 0)
+            gs_log(GS_LOG_ERROR, GS__LOG, "enable rings: %s", strerror(errno));
+    }
+    loop->now_ms = gs_now_ms();
+    arm_wake(loop);
+    for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
+        gs__port_accept_start(loop, l);
+    for (;;) {
+        wait_and_dispatch(loop, gs__loop_next_timeout_ms(loop));
+        rearm_from_fifo(loop);
+        gs__loop_after_batch(loop);
+        if (gs__loop_done(loop))
+            break;
+    }
+    /* Every session is gone; retire the loop's own operations and wait for them, so that
+     * io_in_flight is 0 when the thread ends. */
+    p->tearing_down = 1;
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (sqe && p->wake_armed) {
+        io_uring_prep_cancel64(sqe, UD(loop, TAG_WAKE), 0);
+        io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    }
+    for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
+        gs__port_accept_stop(loop, l);
+    while (gs__ctr_get(&p->io_in_flight) > 0)
+        wait_and_dispatch(loop, 100);
+}
