@@ -18,13 +18,13 @@
 typedef int (*gs_framer_frame_cb)(void *ctx, uint32_t msg_id, const uint8_t *body, uint32_t len);
 
 typedef struct gs_framer {
-    uint32_t max_frame;       /* bodies longer than this are rejected at header time */
-    int reject_empty;         /* body length 0 is rejected instead of delivered */
-    uint32_t hdr_have;        /* header bytes collected so far (0..GS_FRAME_HEADER_SIZE) */
+    uint32_t max_frame; /* bodies longer than this are rejected at header time */
+    int reject_empty;   /* body length 0 is rejected instead of delivered */
+    uint32_t hdr_have;  /* header bytes collected so far (0..GS_FRAME_HEADER_SIZE) */
     uint8_t hdr[GS_FRAME_HEADER_SIZE];
-    uint32_t body_len;        /* once the header is complete: announced body length */
-    uint32_t body_have;       /* body bytes collected into body (failed state: see framer.c) */
-    uint8_t *body;            /* malloc'd only while a body spans feeds; NULL otherwise */
+    uint32_t body_len;  /* once the header is complete: announced body length */
+    uint32_t body_have; /* body bytes collected into body (failed state: see framer.c) */
+    uint8_t *body;      /* malloc'd only while a body spans feeds; NULL otherwise */
 } gs_framer_t;
 
 /* Set up an empty framer. Holds no memory until a frame's body spans two feeds. max_frame is
@@ -53,6 +53,8 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
 static inline int gs_framer_partial(const gs_framer_t *fr) { return fr->hdr_have != 0; }
 
 /* Bytes of memory held for a partial body (0 when none). */
-static inline size_t gs_framer_buffered(const gs_framer_t *fr) { return fr->body ? fr->body_len : 0; }
+static inline size_t gs_framer_buffered(const gs_framer_t *fr) {
+    return fr->body ? fr->body_len : 0;
+}
 
 #endif /* GS_NET_FRAMER_H */

@@ -11,7 +11,7 @@
 #include "port.h"
 #include "session_table.h"
 
-#define GS__LOG "net"
+#define GS__LOG          "net"
 #define GS__GATHER_LIMIT 1024u
 
 /* Session states, seen only by the owning loop's thread. */
@@ -26,7 +26,13 @@ enum {
 };
 
 /* Operation kinds; the first member of every backend request. */
-typedef enum { GS__OP_RECV = 1, GS__OP_SEND, GS__OP_CONNECT, GS__OP_ACCEPT, GS__OP_WAKE } gs__op_kind_t;
+typedef enum {
+    GS__OP_RECV = 1,
+    GS__OP_SEND,
+    GS__OP_CONNECT,
+    GS__OP_ACCEPT,
+    GS__OP_WAKE
+} gs__op_kind_t;
 typedef struct gs__op {
     uint8_t kind;
 } gs__op_t;
@@ -50,45 +56,45 @@ struct gs__send_req {
     gs__op_t op;
     gs__send_req_t *next_free;
     gs__session_t *session;
-    uint32_t nbufs;      /* buffers in this send */
-    uint32_t iov_first;  /* first iov not fully sent (short sends advance it) */
-    uint64_t bytes;      /* total bytes of all buffers */
-    uint64_t sent;       /* bytes acknowledged so far */
+    uint32_t nbufs;               /* buffers in this send */
+    uint32_t iov_first;           /* first iov not fully sent (short sends advance it) */
+    uint64_t bytes;               /* total bytes of all buffers */
+    uint64_t sent;                /* bytes acknowledged so far */
     unsigned char port_space[64]; /* backend scratch (io_uring: struct msghdr) */
-    gs_buf_t **bufs;     /* points just after the struct */
+    gs_buf_t **bufs;              /* points just after the struct */
     gs__iov_t *iov;
 };
 
 struct gs__session {
-    gs__life_t *life;                /* into the table; generation + references */
+    gs__life_t *life; /* into the table; generation + references */
     gs_net_t *net;
     gs__loop_t *loop;
     _Atomic(void *) user;
-    _Atomic uint32_t pending;        /* GS__P_* flags; non-zero while in the inbox */
-    _Atomic uint32_t send_flag;      /* 1 while one send (or its scheduling) is owned */
-    _Atomic uint32_t close_reason;   /* first reason wins; 0 while open */
+    _Atomic uint32_t pending;      /* GS__P_* flags; non-zero while in the inbox */
+    _Atomic uint32_t send_flag;    /* 1 while one send (or its scheduling) is owned */
+    _Atomic uint32_t close_reason; /* first reason wins; 0 while open */
     uint32_t slot;
     intptr_t fd;
     uint8_t state;
     uint8_t raw;
-    uint8_t in_flush;                /* on the loop's flush list */
+    uint8_t in_flush; /* on the loop's flush list */
     uint8_t recv_armed;
-    uint8_t peer_eof;                /* orderly end seen: close once the queue is flushed */
-    uint8_t send_parked;             /* flag owned while connecting: send once open */
+    uint8_t peer_eof;    /* orderly end seen: close once the queue is flushed */
+    uint8_t send_parked; /* flag owned while connecting: send once open */
     uint32_t frames_this_feed;
     gs_mpsc_node_t inbox_node;
     gs_mpsc_t sendq;
     _Atomic uint64_t queued_bytes;
     uint64_t id;
     gs__session_t *flush_next;
-    gs_list_t link;                  /* loop's list of sessions (deadline scan, shutdown) */
-    gs_list_t rearm_link;            /* loop's FIFO of receives waiting for buffers */
+    gs_list_t link;       /* loop's list of sessions (deadline scan, shutdown) */
+    gs_list_t rearm_link; /* loop's FIFO of receives waiting for buffers */
     uint64_t last_recv_ms;
     uint64_t frame_start_ms;
     uint64_t soft_since_ms;
-    gs__send_req_t *sending;         /* the send in flight, if any */
-    void *port_data;                 /* backend per-session data (connect address, fallback
-                                      * receive buffer); freed by the backend at release */
+    gs__send_req_t *sending; /* the send in flight, if any */
+    void *port_data;         /* backend per-session data (connect address, fallback
+                              * receive buffer); freed by the backend at release */
     gs_framer_t framer;
 };
 
@@ -115,16 +121,16 @@ struct gs__loop {
     uint32_t index;
     gs_thread_t *thread;
     gs__port_t *port;
-    uint64_t now_ms;                 /* cached at each iteration */
+    uint64_t now_ms; /* cached at each iteration */
     uint64_t next_tick_ms;
-    int stopping;                    /* loop thread copy of net->stopping */
-    int closing_all;                 /* flush deadline passed: every session closed */
+    int stopping;    /* loop thread copy of net->stopping */
+    int closing_all; /* flush deadline passed: every session closed */
     uint64_t flush_deadline_ms;
-    uint32_t nsessions;              /* sessions on this loop (list length) */
+    uint32_t nsessions; /* sessions on this loop (list length) */
     gs_list_t sessions;
     gs_list_t rearm_fifo;
     gs__session_t *flush_head, *flush_tail; /* sessions to flush at the end of this batch */
-    gs__session_t *deferred;         /* flushes that found a half-pushed queue: next pass */
+    gs__session_t *deferred;                /* flushes that found a half-pushed queue: next pass */
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;
     _Alignas(GS_CACHELINE) gs_mpsc_t inbox;
@@ -135,22 +141,22 @@ struct gs__listener {
     gs__listener_t *next;
     int raw;
     uint16_t port;
-    intptr_t *fds;      /* one SO_REUSEPORT socket per loop */
-    gs__op_t *ops;      /* one accept op per loop (kind GS__OP_ACCEPT) */
-    uint8_t *armed;     /* per loop: multishot accept outstanding */
+    intptr_t *fds;  /* one SO_REUSEPORT socket per loop */
+    gs__op_t *ops;  /* one accept op per loop (kind GS__OP_ACCEPT) */
+    uint8_t *armed; /* per loop: multishot accept outstanding */
 };
 
 struct gs_net {
     gs_net_config_t cfg;
     gs__session_table_t table;
-    gs__session_t *sessions;         /* capacity entries, parallel to the table */
+    gs__session_t *sessions; /* capacity entries, parallel to the table */
     uint32_t nloops;
     gs__loop_t *loops;
     gs__listener_t *listeners;
-    _Atomic uint32_t next_loop;      /* round robin for connects */
+    _Atomic uint32_t next_loop; /* round robin for connects */
     _Atomic int started, stopping;
     int stopped;
-    uint32_t flush_ms;               /* gs_net_stop's flush window */
+    uint32_t flush_ms; /* gs_net_stop's flush window */
     _Atomic uint64_t bufs_queued, bytes_queued, unsent;
 };
 

@@ -14,8 +14,8 @@
 #include "internal.h"
 
 static void apply_defaults(gs_net_config_t *c) {
-#define DEF(field, value)                                                                        \
-    if (c->field == 0)                                                                           \
+#define DEF(field, value)                                                                          \
+    if (c->field == 0)                                                                             \
     c->field = (value)
     DEF(io_threads, 1);
     DEF(max_sessions, 16384);
@@ -383,9 +383,8 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
     }
     /* Failed connects are closed without having been counted as opened. */
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];
-    out->sessions_open = out->sessions_total + failed >= closed
-                             ? out->sessions_total + failed - closed
-                             : 0;
+    out->sessions_open =
+        out->sessions_total + failed >= closed ? out->sessions_total + failed - closed : 0;
     out->bufs_queued = atomic_load_explicit(&net->bufs_queued, memory_order_relaxed);
     out->bytes_queued = atomic_load_explicit(&net->bytes_queued, memory_order_relaxed);
 }

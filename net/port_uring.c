@@ -29,7 +29,7 @@ _Static_assert(sizeof(struct msghdr) <= sizeof(((gs__send_req_t *)0)->port_space
 
 /* user_data = pointer | tag. Sessions, listeners and requests are at least 8-byte aligned. */
 enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_CONNECT = 2, TAG_SEND = 3, TAG_ACCEPT = 4, TAG_WAKE = 5 };
-#define TAG_MASK 7u
+#define TAG_MASK     7u
 #define UD(ptr, tag) ((uint64_t)(uintptr_t)(ptr) | (tag))
 
 #define BGID 0
@@ -37,7 +37,7 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_CONNECT = 2, TAG_SEND = 3, TAG_ACCEPT =
 struct gs__port {
     struct io_uring ring;
     int ring_ready;
-    int disabled;       /* created with IORING_SETUP_R_DISABLED: enable on the IO thread */
+    int disabled; /* created with IORING_SETUP_R_DISABLED: enable on the IO thread */
     int evfd;
     uint64_t evbuf;
     int wake_armed;
@@ -49,6 +49,7 @@ struct gs__port {
     uint8_t *bufs;
     uint32_t nbufs, bufsize;
     int mask;
+    uint64_t rng; /* debug_send_max's random lengths */
     /* counters (written by the loop thread only) */
     gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms;
 };
@@ -101,8 +102,9 @@ static int ring_setup(gs__port_t *p, const gs_net_config_t *cfg) {
         if (rc == 0) {
             p->disabled = (variants[i] & IORING_SETUP_R_DISABLED) != 0;
             if (!(params.features & IORING_FEAT_NODROP))
-                gs_log(GS_LOG_WARN, GS__LOG, "kernel lacks IORING_FEAT_NODROP: a CQ overflow "
-                                             "would lose completions; use a larger CQ");
+                gs_log(GS_LOG_WARN, GS__LOG,
+                       "kernel lacks IORING_FEAT_NODROP: a CQ overflow "
+                       "would lose completions; use a larger CQ");
             return 0;
         }
         if (rc != -EINVAL)
@@ -116,8 +118,8 @@ static int probe_ops(gs__port_t *p) {
     struct io_uring_probe *probe = io_uring_get_probe_ring(&p->ring);
     if (!probe)
         return GS_ENOTSUP;
-    static const int needed[] = {IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_RECV,
-                                 IORING_OP_SEND,   IORING_OP_SENDMSG, IORING_OP_READ,
+    static const int needed[] = {IORING_OP_ACCEPT,      IORING_OP_CONNECT, IORING_OP_RECV,
+                                 IORING_OP_SEND,        IORING_OP_SENDMSG, IORING_OP_READ,
                                  IORING_OP_ASYNC_CANCEL};
     int ok = 1;
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
@@ -177,6 +179,7 @@ int gs__port_init(gs__loop_t *loop) {
     if (!p)
         return GS_ENOMEM;
     p->evfd = -1;
+    p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)loop->index;
     int rc = ring_setup(p, cfg);
     if (rc) {
         free(p);
@@ -309,9 +312,25 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
         return GS_ESYS;
     uint32_t left = req->nbufs - req->iov_first;
     gs__iov_t *first = &req->iov[req->iov_first];
+    size_t first_len = first->len;
+    uint32_t cap = s->net->cfg.debug_send_max;
+    if (cap) {
+        /* Test knob: offer the kernel only a random prefix, as a short send would leave. */
+        p->rng ^= p->rng << 13, p->rng ^= p->rng >> 7, p->rng ^= p->rng << 17;
+        size_t limit = 1 + (size_t)(p->rng % cap), sum = 0;
+        uint32_t k = 0;
+        while (k < left && sum + req->iov[req->iov_first + k].len <= limit)
+            sum += req->iov[req->iov_first + k++].len;
+        if (k == 0) {
+            left = 1;
+            first_len = limit;
+        } else {
+            left = k;
+        }
+    }
     if (left == 1) {
         /* One contiguous range: a plain send is cheaper than sendmsg. */
-        io_uring_prep_send(sqe, (int)s->fd, first->base, first->len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, (int)s->fd, first->base, first_len, MSG_NOSIGNAL);
     } else {
         struct msghdr *msg = (struct msghdr *)(void *)req->port_space;
         memset(msg, 0, sizeof(*msg));
@@ -532,6 +551,8 @@ static void wait_and_dispatch(gs__loop_t *loop, uint32_t wait_ms) {
     int rc = io_uring_submit_and_wait_timeout(&p->ring, &cqe, 1, &ts, NULL);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         gs_log(GS_LOG_ERROR, GS__LOG, "io_uring wait: %s", strerror(-rc));
+    /* The wait may have lasted up to a tick: stamp what it delivered with the time now. */
+    loop->now_ms = gs_now_ms();
     if (io_uring_cq_has_overflow(&p->ring))
         gs__ctr_add(&p->cq_overflows, 1); /* NODROP keeps them; the next enter flushes them */
     unsigned head, n = 0;
@@ -547,8 +568,8 @@ void gs__port_run(gs__loop_t *loop) {
     if (p->disabled) {
         /* A single-issuer ring belongs to the thread that enables it. */
         /* Raw syscall: liburing 2.3 declares io_uring_enable_rings but does not export it. */
-        long rc = syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
-                          NULL, 0);
+        long rc =
+            syscall(__NR_io_uring_register, p->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
         if (rc < 0)
             gs_log(GS_LOG_ERROR, GS__LOG, "enable rings: %s", strerror(errno));
     }

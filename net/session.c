@@ -20,10 +20,13 @@ void gs__session_put(gs__session_t *s) {
     /* The last reference is gone. Release always runs from the loop's inbox, never inline:
      * the dropping thread may be a foreign thread, or the loop thread in the middle of a
      * callback or a list walk (redis frees clients asynchronously for the same reason). */
+    /* Read the loop first: once the session is in the inbox the loop thread may release it
+     * and reuse its slot (memset in gs__session_init) before this thread touches it again. */
+    gs__loop_t *loop = s->loop;
     atomic_store_explicit(&s->pending, GS__P_RELEASE, memory_order_relaxed);
-    gs_mpsc_push(&s->loop->inbox, &s->inbox_node);
-    if (gs__tls_loop != s->loop)
-        gs__port_wake(s->loop);
+    gs_mpsc_push(&loop->inbox, &s->inbox_node);
+    if (gs__tls_loop != loop)
+        gs__port_wake(loop);
 }
 
 /* Post work for the loop thread. The caller holds a reference; the first flag posted takes
@@ -102,8 +105,8 @@ void gs__session_close(gs__session_t *s, gs_close_reason_t reason) {
     if (reason == GS_CLOSE_PROTOCOL || reason == GS_CLOSE_SEND_QUEUE_HARD ||
         reason == GS_CLOSE_SEND_QUEUE_SOFT || reason == GS_CLOSE_FRAME_TIMEOUT ||
         reason == GS_CLOSE_IDLE_TIMEOUT || reason == GS_CLOSE_NOMEM)
-        gs_log(GS_LOG_INFO, GS__LOG, "session %llx closed: %s",
-               (unsigned long long)s->id, gs_close_reason_name(reason));
+        gs_log(GS_LOG_INFO, GS__LOG, "session %llx closed: %s", (unsigned long long)s->id,
+               gs_close_reason_name(reason));
     s->state = GS__S_CLOSED;
     /* Cancel pending IO; their completions drop their references and the last one releases. */
     gs__port_cancel(s);
@@ -235,12 +238,19 @@ static void start_send(gs__session_t *s) {
     }
 }
 
+/* A send ended without all its bytes: buffers before iov_first went out whole in earlier
+ * short sends (count them as sent); the rest never left (unsent, if stopping). */
+static void send_failed_accounting(gs__session_t *s, gs__send_req_t *req) {
+    gs_net_t *net = s->net;
+    gs__ctr_add(&s->loop->st.frames_out, req->iov_first);
+    if (atomic_load_explicit(&net->stopping, memory_order_relaxed))
+        atomic_fetch_add_explicit(&net->unsent, req->nbufs - req->iov_first, memory_order_relaxed);
+}
+
 void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
     gs__loop_t *loop = s->loop;
-    gs_net_t *net = s->net;
     if (result < 0) {
-        if (atomic_load_explicit(&net->stopping, memory_order_relaxed))
-            atomic_fetch_add_explicit(&net->unsent, req->nbufs, memory_order_relaxed);
+        send_failed_accounting(s, req);
         s->sending = NULL;
         release_bufs(s, req->bufs, req->nbufs, req->bytes);
         gs__req_put(loop, req);
@@ -271,7 +281,7 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
             gs__session_put(s);
         }
         /* Closed meanwhile, or the repost failed: the rest is dropped. */
-        result = -1;
+        send_failed_accounting(s, req);
         s->sending = NULL;
         release_bufs(s, req->bufs, req->nbufs, req->bytes);
         gs__req_put(loop, req);
@@ -341,8 +351,8 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
     if (rc == GS_ETOOBIG || rc == GS_EEMPTY) {
         gs_frame_reject_t why = rc == GS_ETOOBIG ? GS_REJECT_TOO_BIG : GS_REJECT_ZERO_LEN;
         gs__ctr_add(&loop->st.frames_rejected[why], 1);
-        gs_log(GS_LOG_WARN, GS__LOG, "session %llx: frame rejected (%s)",
-               (unsigned long long)s->id, gs_frame_reject_name(why));
+        gs_log(GS_LOG_WARN, GS__LOG, "session %llx: frame rejected (%s)", (unsigned long long)s->id,
+               gs_frame_reject_name(why));
         gs__session_close(s, GS_CLOSE_PROTOCOL);
         return;
     }
@@ -368,8 +378,7 @@ void gs__on_recv_end(gs__session_t *s, int err) {
     /* Orderly end from the peer (it may only have shut down its write side): deliver what is
      * still queued for it, then close (libuv shutdown_eof semantics). */
     s->peer_eof = 1;
-    if (atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0 &&
-        gs_mpsc_empty(&s->sendq))
+    if (atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0 && gs_mpsc_empty(&s->sendq))
         gs__session_close(s, GS_CLOSE_PEER_CLOSE);
     else if (atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0)
         flush_add(s); /* queue non-empty but nobody owns the flag: flush, then close */
@@ -397,7 +406,8 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
     gs_mpsc_init(&s->sendq);
     gs_list_init(&s->link);
     gs_list_init(&s->rearm_link);
-    s->last_recv_ms = loop->now_ms ? loop->now_ms : gs_now_ms();
+    /* loop->now_ms belongs to the loop thread; gs_net_connect runs on any thread. */
+    s->last_recv_ms = gs__tls_loop == loop ? loop->now_ms : gs_now_ms();
     gs_framer_init(&s->framer, net->cfg.max_frame, net->cfg.reject_empty_frames);
 }
 
@@ -506,8 +516,8 @@ static void drain_inbox(gs__loop_t *loop) {
                 gs__session_close(s, GS_CLOSE_CONNECT_FAILED);
         }
         if (f & GS__P_CLOSE) {
-            gs_close_reason_t r = (gs_close_reason_t)atomic_load_explicit(
-                &s->close_reason, memory_order_acquire);
+            gs_close_reason_t r =
+                (gs_close_reason_t)atomic_load_explicit(&s->close_reason, memory_order_acquire);
             gs__session_close(s, r ? r : GS_CLOSE_LOCAL);
         }
         if (f & GS__P_KICK)

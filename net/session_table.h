@@ -17,7 +17,7 @@
  * - Release bumps the generation (count stays 0), which makes every old id stale at once. */
 typedef _Atomic uint64_t gs__life_t;
 
-#define GS__LIFE_GEN(w) ((uint32_t)((w) >> 32))
+#define GS__LIFE_GEN(w)   ((uint32_t)((w) >> 32))
 #define GS__LIFE_COUNT(w) ((uint32_t)(w))
 
 /* Take a reference for generation gen. Returns 1 on success, 0 if stale or released. */
@@ -45,10 +45,10 @@ static inline int gs__life_put(gs__life_t *life) {
 
 typedef struct gs__session_table {
     uint32_t capacity;
-    uint32_t free_top;  /* number of indices on the free stack */
-    uint32_t *free;     /* stack of free slot indices; top = free[free_top - 1] */
-    gs__life_t *life;   /* one life word per slot */
-    gs_mutex_t lock;    /* guards free/free_top: allocation and release are not hot paths */
+    uint32_t free_top; /* number of indices on the free stack */
+    uint32_t *free;    /* stack of free slot indices; top = free[free_top - 1] */
+    gs__life_t *life;  /* one life word per slot */
+    gs_mutex_t lock;   /* guards free/free_top: allocation and release are not hot paths */
 } gs__session_table_t;
 
 /* Capacity must be >= 1. Slots are handed out lowest index first. Returns 0 or GS_ENOMEM. */

@@ -17,19 +17,19 @@ extern "C" {
  * Errors. Functions return 0 or a negative GS_E* code. One list generates the enum, the names
  * and the messages (libuv's UV_ERRNO_MAP pattern), so they cannot drift apart.
  * ------------------------------------------------------------------------------------------- */
-#define GS_ERRNO_MAP(X)                                                                          \
-    X(INVAL, 1, "invalid argument")                                                              \
-    X(NOMEM, 2, "out of memory")                                                                 \
-    X(STALE, 3, "stale session id: the session is gone or its slot was reused")                  \
-    X(CLOSING, 4, "session is closing")                                                          \
-    X(SENDQ, 5, "send queue over its hard limit")                                                \
-    X(FULL, 6, "capacity exhausted")                                                             \
-    X(SYS, 7, "system call failed")                                                              \
-    X(NOTSUP, 8, "not supported by this backend or kernel")                                      \
-    X(STATE, 9, "call not allowed in the current state")                                         \
-    X(TOOBIG, 10, "frame length over the configured maximum")                                    \
-    X(EMPTY, 11, "empty frame rejected by configuration")                                        \
-    X(ADDR, 12, "address could not be parsed or resolved")                                       \
+#define GS_ERRNO_MAP(X)                                                                            \
+    X(INVAL, 1, "invalid argument")                                                                \
+    X(NOMEM, 2, "out of memory")                                                                   \
+    X(STALE, 3, "stale session id: the session is gone or its slot was reused")                    \
+    X(CLOSING, 4, "session is closing")                                                            \
+    X(SENDQ, 5, "send queue over its hard limit")                                                  \
+    X(FULL, 6, "capacity exhausted")                                                               \
+    X(SYS, 7, "system call failed")                                                                \
+    X(NOTSUP, 8, "not supported by this backend or kernel")                                        \
+    X(STATE, 9, "call not allowed in the current state")                                           \
+    X(TOOBIG, 10, "frame length over the configured maximum")                                      \
+    X(EMPTY, 11, "empty frame rejected by configuration")                                          \
+    X(ADDR, 12, "address could not be parsed or resolved")                                         \
     X(TIMEDOUT, 13, "operation timed out")
 
 enum {
@@ -47,7 +47,13 @@ const char *gs_err_name(int err);
  * Logging. One process-wide hook; the default writes "LEVEL component: message" to stderr.
  * gs_log may be called from any thread; the hook must be thread-safe.
  * ------------------------------------------------------------------------------------------- */
-typedef enum { GS_LOG_DEBUG = 0, GS_LOG_INFO, GS_LOG_WARN, GS_LOG_ERROR, GS_LOG_OFF } gs_log_level_t;
+typedef enum {
+    GS_LOG_DEBUG = 0,
+    GS_LOG_INFO,
+    GS_LOG_WARN,
+    GS_LOG_ERROR,
+    GS_LOG_OFF
+} gs_log_level_t;
 
 typedef void (*gs_log_cb)(gs_log_level_t level, const char *component, const char *message,
                           void *user);
@@ -75,7 +81,7 @@ void gs_sleep_ms(uint32_t ms);
 /* ---------------------------------------------------------------------------------------------
  * Threads: a thin shim so that layers never include pthread.h or windows.h themselves.
  * ------------------------------------------------------------------------------------------- */
-typedef struct gs_thread gs_thread_t;      /* opaque */
+typedef struct gs_thread gs_thread_t; /* opaque */
 typedef void (*gs_thread_fn)(void *arg);
 
 /* Start a thread running fn(arg). Returns 0, GS_ENOMEM or GS_ESYS. */
@@ -98,7 +104,7 @@ void gs_mutex_unlock(gs_mutex_t *m);
  * container_of and an intrusive doubly linked list (the link lives inside the object).
  * Not thread-safe: the owner of the list serialises access.
  * ------------------------------------------------------------------------------------------- */
-#define gs_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define gs_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct gs_list {
     struct gs_list *prev, *next;

@@ -85,38 +85,38 @@ gs_buf_t *gs_buf_frame(uint32_t msg_id, const void *body, uint32_t body_len);
 /* ---------------------------------------------------------------------------------------------
  * Close reasons and counters.
  * ------------------------------------------------------------------------------------------- */
-#define GS_CLOSE_REASON_MAP(X)                                                                   \
-    X(NONE, "none")                                                                              \
-    X(PEER_CLOSE, "peer_close")           /* orderly EOF from the peer */                        \
-    X(RESET, "reset")                     /* connection reset or other socket error */           \
-    X(LOCAL, "local")                     /* gs_session_disconnect() */                          \
-    X(IDLE_TIMEOUT, "idle_timeout")       /* nothing received for idle_timeout_ms */            \
-    X(FRAME_TIMEOUT, "frame_timeout")     /* a frame stayed incomplete for frame_timeout_ms */  \
-    X(SEND_QUEUE_HARD, "send_queue_hard") /* queued bytes over the hard limit */                \
-    X(SEND_QUEUE_SOFT, "send_queue_soft") /* over the soft limit for longer than the grace */   \
-    X(PROTOCOL, "protocol_error")         /* bad frame header: see frames_rejected */           \
-    X(SHUTDOWN, "shutdown")               /* gs_net_stop() */                                    \
-    X(CONNECT_FAILED, "connect_failed")   /* outgoing connect did not complete */                \
+#define GS_CLOSE_REASON_MAP(X)                                                                     \
+    X(NONE, "none")                                                                                \
+    X(PEER_CLOSE, "peer_close")           /* orderly EOF from the peer */                          \
+    X(RESET, "reset")                     /* connection reset or other socket error */             \
+    X(LOCAL, "local")                     /* gs_session_disconnect() */                            \
+    X(IDLE_TIMEOUT, "idle_timeout")       /* nothing received for idle_timeout_ms */               \
+    X(FRAME_TIMEOUT, "frame_timeout")     /* a frame stayed incomplete for frame_timeout_ms */     \
+    X(SEND_QUEUE_HARD, "send_queue_hard") /* queued bytes over the hard limit */                   \
+    X(SEND_QUEUE_SOFT, "send_queue_soft") /* over the soft limit for longer than the grace */      \
+    X(PROTOCOL, "protocol_error")         /* bad frame header: see frames_rejected */              \
+    X(SHUTDOWN, "shutdown")               /* gs_net_stop() */                                      \
+    X(CONNECT_FAILED, "connect_failed")   /* outgoing connect did not complete */                  \
     X(NOMEM, "nomem")                     /* an allocation for this session failed */
 
 typedef enum {
 #define GS__CR_ENUM(name, str) GS_CLOSE_##name,
     GS_CLOSE_REASON_MAP(GS__CR_ENUM)
 #undef GS__CR_ENUM
-    GS_CLOSE__COUNT
+        GS_CLOSE__COUNT
 } gs_close_reason_t;
 
 const char *gs_close_reason_name(gs_close_reason_t r);
 
-#define GS_FRAME_REJECT_MAP(X)                                                                   \
-    X(TOO_BIG, "too_big")                                                                        \
+#define GS_FRAME_REJECT_MAP(X)                                                                     \
+    X(TOO_BIG, "too_big")                                                                          \
     X(ZERO_LEN, "zero_len")
 
 typedef enum {
 #define GS__FR_ENUM(name, str) GS_REJECT_##name,
     GS_FRAME_REJECT_MAP(GS__FR_ENUM)
 #undef GS__FR_ENUM
-    GS_REJECT__COUNT
+        GS_REJECT__COUNT
 } gs_frame_reject_t;
 
 const char *gs_frame_reject_name(gs_frame_reject_t r);
@@ -125,25 +125,25 @@ const char *gs_frame_reject_name(gs_frame_reject_t r);
  * gauges. Readable from any thread at any time (values are read without a global lock, so a
  * snapshot taken under load is approximate between counters but each counter is exact). */
 typedef struct gs_net_stats {
-    uint64_t accepts;            /* connections accepted */
-    uint64_t accept_refused;     /* accepted then closed at once: session table full */
-    uint64_t connects;           /* outgoing connects completed */
-    uint64_t sessions_open;      /* gauge */
-    uint64_t sessions_total;     /* sessions ever opened (accepted + connected) */
+    uint64_t accepts;        /* connections accepted */
+    uint64_t accept_refused; /* accepted then closed at once: session table full */
+    uint64_t connects;       /* outgoing connects completed */
+    uint64_t sessions_open;  /* gauge */
+    uint64_t sessions_total; /* sessions ever opened (accepted + connected) */
     uint64_t bytes_in, bytes_out;
     uint64_t frames_in, frames_out; /* frames_out counts buffers fully sent */
-    uint64_t sends;              /* send operations submitted to the kernel */
-    uint64_t gathers;            /* of those, sends carrying more than one buffer */
-    uint64_t short_sends;        /* sends that completed with fewer bytes than asked */
-    uint64_t bufs_queued;        /* gauge: buffers queued or in flight, all sessions */
-    uint64_t bytes_queued;       /* gauge: their bytes */
+    uint64_t sends;                 /* send operations submitted to the kernel */
+    uint64_t gathers;               /* of those, sends carrying more than one buffer */
+    uint64_t short_sends;           /* sends that completed with fewer bytes than asked */
+    uint64_t bufs_queued;           /* gauge: buffers queued or in flight, all sessions */
+    uint64_t bytes_queued;          /* gauge: their bytes */
     uint64_t disconnects[GS_CLOSE__COUNT];
     uint64_t frames_rejected[GS_REJECT__COUNT];
     /* backend */
-    uint64_t io_in_flight;       /* gauge: operations submitted and not yet completed */
-    uint64_t cq_overflows;       /* times the completion queue overflowed (none lost) */
-    uint64_t enobufs;            /* multishot receives ended for lack of provided buffers */
-    uint64_t recv_rearms;        /* multishot receives armed again after ending */
+    uint64_t io_in_flight; /* gauge: operations submitted and not yet completed */
+    uint64_t cq_overflows; /* times the completion queue overflowed (none lost) */
+    uint64_t enobufs;      /* multishot receives ended for lack of provided buffers */
+    uint64_t recv_rearms;  /* multishot receives armed again after ending */
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -176,24 +176,27 @@ typedef struct gs_net_callbacks {
  * ------------------------------------------------------------------------------------------- */
 typedef struct gs_net_config {
     gs_net_callbacks_t cb;
-    void *user;                   /* passed to every callback */
-    uint32_t io_threads;          /* IO threads started by gs_net_start [1] */
-    uint32_t max_sessions;        /* session table capacity [16384] */
-    uint32_t max_frame;           /* largest body accepted [64 KiB]; larger disconnects */
-    int reject_empty_frames;      /* body length 0 disconnects (zero_len) instead of delivering */
-    uint32_t gather_max;          /* buffers gathered into one send [64], at most 1024 */
-    uint32_t send_soft_limit;     /* queued bytes over this for longer than the grace cut the */
-    uint32_t send_soft_grace_ms;  /*   session [256 KiB, 10000 ms]; UINT32_MAX disables */
-    uint32_t send_hard_limit;     /* queued bytes over this cut at once [1 MiB]; UINT32_MAX off */
-    uint32_t idle_timeout_ms;     /* nothing received for this long closes [0 = off] */
-    uint32_t frame_timeout_ms;    /* a frame incomplete this long closes [10000]; UINT32_MAX off */
-    uint32_t tick_ms;             /* deadline check period [100] */
+    void *user;                  /* passed to every callback */
+    uint32_t io_threads;         /* IO threads started by gs_net_start [1] */
+    uint32_t max_sessions;       /* session table capacity [16384] */
+    uint32_t max_frame;          /* largest body accepted [64 KiB]; larger disconnects */
+    int reject_empty_frames;     /* body length 0 disconnects (zero_len) instead of delivering */
+    uint32_t gather_max;         /* buffers gathered into one send [64], at most 1024 */
+    uint32_t send_soft_limit;    /* queued bytes over this for longer than the grace cut the */
+    uint32_t send_soft_grace_ms; /*   session [256 KiB, 10000 ms]; UINT32_MAX disables */
+    uint32_t send_hard_limit;    /* queued bytes over this cut at once [1 MiB]; UINT32_MAX off */
+    uint32_t idle_timeout_ms;    /* nothing received for this long closes [0 = off] */
+    uint32_t frame_timeout_ms;   /* a frame incomplete this long closes [10000]; UINT32_MAX off */
+    uint32_t tick_ms;            /* deadline check period [100] */
     /* io_uring knobs (ignored by other backends) */
     uint32_t ring_entries;        /* SQ size per IO thread [1024]; CQ is twice that */
     uint32_t cq_entries;          /* explicit CQ size [2 × ring_entries] (tests make it tiny) */
     uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
     uint32_t recv_buffer_size;    /* bytes each [16 KiB] */
     int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
+    /* Test knob (TESTPLAN E02): submit at most a random 1..debug_send_max bytes per send, so
+     * every send may come back short and the resubmission path runs. 0 = off. */
+    uint32_t debug_send_max;
 } gs_net_config_t;
 
 /* ---------------------------------------------------------------------------------------------

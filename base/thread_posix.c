@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* Thread and mutex shim over POSIX threads, so that no layer includes pthread.h itself. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gs/base.h"
+
+/* Linux limits thread names to 16 bytes including the terminator (pthread_setname_np fails with
+ * ERANGE beyond that), so longer names are cut rather than dropped. */
+#define THREAD_NAME_MAX 16
+
+struct gs_thread {
+    pthread_t tid;
+    gs_thread_fn fn;
+    void *arg;
+    char name[THREAD_NAME_MAX];
+};
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((gs_mutex_t *)0)->opaque),
+               "pthread_mutex_t does not fit in gs_mutex_t");
+_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(gs_mutex_t),
+               "gs_mutex_t is not aligned enough for pthread_mutex_t");
+
+static pthread_mutex_t *native(gs_mutex_t *m) {
+    /* The opaque array is only ever accessed as a pthread_mutex_t, never as bytes. */
+    return (pthread_mutex_t *)(void *)m->opaque;
+}
+
+/* The mutex calls return void: a failure means a corrupted or misused mutex (EINVAL, EDEADLK,
+ * EPERM), which no caller could recover from, so stop at the point of the bug. */
+static void check(int rc, const char *what) {
+    if (rc != 0) {
+        fprintf(stderr, "gs: %s failed: %s\n", what, strerror(rc));
+        abort();
+    }
+}
+
+static void *thread_main(void *p) {
+    gs_thread_t *t = p;
+
+    /* Named from inside the thread: naming another thread needs it to still exist, and the name
+     * is cosmetic, so a failure is ignored. */
+    if (t->name[0] != '\0')
+        (void)pthread_setname_np(pthread_self(), t->name);
+    t->fn(t->arg);
+    return NULL;
+}
+
+int gs_thread_start(gs_thread_t **out, gs_thread_fn fn, void *arg, const char *name) {
+    gs_thread_t *t;
+    int rc;
+
+    if (out == NULL)
+        return GS_EINVAL;
+    *out = NULL;
+    if (fn == NULL)
+        return GS_EINVAL;
+    t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return GS_ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    if (name != NULL)
+        snprintf(t->name, sizeof t->name, "%s", name);
+
+    rc = pthread_create(&t->tid, NULL, thread_main, t);
+    if (rc != 0) {
+        free(t);
+        /* EAGAIN means the system is out of threads or memory for a stack; EINVAL and EPERM
+         * cannot happen with default attributes. All are failures of the system, not of the
+         * caller's arguments, and the errno detail is lost in GS_ESYS, so log it here. */
+        gs_log(GS_LOG_ERROR, "base", "pthread_create(%s): %s", name != NULL ? name : "",
+               strerror(rc));
+        return GS_ESYS;
+    }
+    *out = t;
+    return 0;
+}
+
+void gs_thread_join(gs_thread_t *t) {
+    if (t == NULL)
+        return;
+    /* EDEADLK (joining oneself) and EINVAL/ESRCH (a joined or foreign handle) are misuse. */
+    check(pthread_join(t->tid, NULL), "pthread_join");
+    free(t);
+}
+
+void gs_mutex_init(gs_mutex_t *m) {
+    check(pthread_mutex_init(native(m), NULL), "pthread_mutex_init");
+}
+
+void gs_mutex_fini(gs_mutex_t *m) {
+    check(pthread_mutex_destroy(native(m)), "pthread_mutex_destroy");
+}
+
+void gs_mutex_lock(gs_mutex_t *m) { check(pthread_mutex_lock(native(m)), "pthread_mutex_lock"); }
+
+void gs_mutex_unlock(gs_mutex_t *m) {
+    check(pthread_mutex_unlock(native(m)), "pthread_mutex_unlock");
+}

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/* gs-echo-server: sends every frame (or, with --raw, every byte) back to its sender; the peer that
+ * gs-bot's echo mode, the benchmarks and the end-to-end tests run against. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "gs/net.h"
+
+#define PROG          "gs-echo-server"
+#define USAGE_EXIT    2
+#define STOP_FLUSH_MS 2000u
+#define TICK_NS       UINT64_C(1000000000)
+
+/* The one global: a signal handler has no user pointer to write through. */
+static volatile sig_atomic_t stop_requested;
+
+typedef struct server_opts {
+    const char *host;
+    uint16_t port;
+    uint32_t threads;
+    int raw;
+    int stats;
+    uint32_t max_sessions;    /* 0: net default */
+    uint32_t max_frame;       /* 0: net default */
+    uint32_t send_hard_limit; /* 0: net default; UINT32_MAX: off */
+    uint32_t send_soft_limit; /* 0: net default; UINT32_MAX: off */
+    uint32_t idle_timeout_ms; /* 0: off */
+} server_opts_t;
+
+typedef struct echo_server {
+    gs_net_t *net;
+    /* Echoes not queued although the session was alive: out of memory, or the send queue over
+     * its hard limit (the net then disconnects the session). Any IO thread adds to it. */
+    _Atomic uint64_t echo_failed;
+} echo_server_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * IO thread callbacks.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Queue buf on the session and drop our reference. On failure the session is either already
+ * closing (nothing to do), was cut by the net (send queue over the hard limit), or hit an
+ * allocation failure, in which case we close it: an echo server that silently skips a message
+ * would make the client report a loss that the server hid. */
+static void echo_send(echo_server_t *s, gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+    int rc = gs_session_send(net, id, buf);
+    /* gs_session_send took its own reference (or already released it on failure). */
+    gs_buf_unref(buf);
+    if (rc == 0 || rc == GS_ESTALE || rc == GS_ECLOSING)
+        return;
+    atomic_fetch_add_explicit(&s->echo_failed, 1, memory_order_relaxed);
+    if (rc == GS_ENOMEM)
+        gs_session_disconnect(net, id);
+}
+
+static void no_memory(echo_server_t *s, gs_net_t *net, gs_session_id_t id) {
+    atomic_fetch_add_explicit(&s->echo_failed, 1, memory_order_relaxed);
+    gs_session_disconnect(net, id);
+}
+
+static void on_open(gs_net_t *net, gs_session_id_t id, void *session_user, void *user) {
+    (void)net;
+    (void)id;
+    (void)session_user;
+    (void)user;
+}
+
+static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint32_t msg_id,
+                     const uint8_t *body, uint32_t len, void *user) {
+    (void)session_user;
+    echo_server_t *s = user;
+    /* body is only valid during this call: gs_buf_frame copies it into a buffer of our own. */
+    gs_buf_t *buf = gs_buf_frame(msg_id, body, len);
+    if (!buf) {
+        no_memory(s, net, id);
+        return;
+    }
+    echo_send(s, net, id, buf);
+}
+
+static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const uint8_t *data,
+                    size_t len, void *user) {
+    (void)session_user;
+    echo_server_t *s = user;
+    if (len == 0)
+        return;
+    /* A receive is at most one receive buffer, far below 4 GiB; refuse rather than truncate. */
+    gs_buf_t *buf = len <= UINT32_MAX ? gs_buf_alloc((uint32_t)len) : NULL;
+    if (!buf) {
+        no_memory(s, net, id);
+        return;
+    }
+    memcpy(gs_buf_bytes(buf), data, len);
+    echo_send(s, net, id, buf);
+}
+
+static void on_close(gs_net_t *net, gs_session_id_t id, void *session_user,
+                     gs_close_reason_t reason, void *user) {
+    /* Disconnects are counted by the net per reason (gs_net_stats); nothing is held per session. */
+    (void)net;
+    (void)id;
+    (void)session_user;
+    (void)reason;
+    (void)user;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Statistics (main thread).
+ * ------------------------------------------------------------------------------------------- */
+
+static uint64_t disconnects_total(const gs_net_stats_t *st) {
+    uint64_t n = 0;
+    for (int i = 0; i < GS_CLOSE__COUNT; i++)
+        n += st->disconnects[i];
+    return n;
+}
+
+static void stats_line(const gs_net_stats_t *cur, const gs_net_stats_t *prev, double dt) {
+    if (dt <= 0)
+        dt = 1;
+    fprintf(stderr,
+            "%s: open %" PRIu64 " accepts %" PRIu64 " frames/s in %.0f out %.0f"
+            " bytes/s in %.0f out %.0f queued %" PRIu64 " disconnects %" PRIu64 "\n",
+            PROG, cur->sessions_open, cur->accepts, (double)(cur->frames_in - prev->frames_in) / dt,
+            (double)(cur->frames_out - prev->frames_out) / dt,
+            (double)(cur->bytes_in - prev->bytes_in) / dt,
+            (double)(cur->bytes_out - prev->bytes_out) / dt, cur->bufs_queued,
+            disconnects_total(cur));
+}
+
+static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unsent) {
+    /* Disconnect reasons that occurred, e.g. "peer_close 98, shutdown 2". */
+    char reasons[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < GS_CLOSE__COUNT; i++) {
+        if (!st->disconnects[i] || used >= sizeof reasons)
+            continue;
+        int w = snprintf(reasons + used, sizeof reasons - used, "%s%s %" PRIu64, used ? ", " : "",
+                         gs_close_reason_name((gs_close_reason_t)i), st->disconnects[i]);
+        if (w > 0)
+            used += (size_t)w;
+    }
+    fprintf(stderr,
+            "%s: total accepts %" PRIu64 " refused %" PRIu64 " sessions %" PRIu64
+            " frames in %" PRIu64 " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64
+            " rejected %" PRIu64 " echo_failed %" PRIu64 " unsent %" PRIu64 " disconnects %" PRIu64
+            "%s%s%s\n",
+            PROG, st->accepts, st->accept_refused, st->sessions_total, st->frames_in,
+            st->frames_out, st->bytes_in, st->bytes_out,
+            st->frames_rejected[GS_REJECT_TOO_BIG] + st->frames_rejected[GS_REJECT_ZERO_LEN],
+            atomic_load_explicit(&s->echo_failed, memory_order_relaxed), unsent,
+            disconnects_total(st), used ? " (" : "", reasons, used ? ")" : "");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Signals and waiting (main thread). POSIX only; a Windows build would use a console control
+ * handler and an event instead.
+ * ------------------------------------------------------------------------------------------- */
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Block SIGINT/SIGTERM in this thread, so that the IO threads (started later) inherit the mask
+ * and the signals can only be taken inside wait_signal's pselect, which unblocks them atomically:
+ * no signal can slip in between checking the flag and going to sleep. */
+static int signals_init(sigset_t *wait_mask) {
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &stop, &old) != 0)
+        return -1;
+    *wait_mask = old;
+    sigdelset(wait_mask, SIGINT);
+    sigdelset(wait_mask, SIGTERM);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_mask = stop;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
+    /* A peer that resets while we write must be an error code, not a dead server. */
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    return 0;
+}
+
+/* Sleep until deadline_ns or a stop signal. */
+static void wait_signal(const sigset_t *wait_mask, uint64_t deadline_ns) {
+    uint64_t now = gs_now_ns();
+    if (stop_requested || now >= deadline_ns)
+        return;
+    uint64_t d = deadline_ns - now;
+    struct timespec ts = {.tv_sec = (time_t)(d / 1000000000u), .tv_nsec = (long)(d % 1000000000u)};
+    /* EINTR is the normal way out (a signal ran the handler); the caller checks the flag. */
+    (void)pselect(0, NULL, NULL, NULL, &ts, wait_mask);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Options.
+ * ------------------------------------------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: %s [options]\n"
+            "\n"
+            "Echoes every frame back with the same message id and body (or, with --raw, every\n"
+            "byte). Prints \"%s: listening on HOST:PORT (framed|raw, N threads)\" on stdout\n"
+            "when ready; SIGINT or SIGTERM stops it cleanly.\n"
+            "\n"
+            "Options:\n"
+            "  --host ADDR              numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
+            "  --port N                 port (default 7000; 0 picks a free one and prints it)\n"
+            "  --threads N              IO threads (default 1)\n"
+            "  --raw                    echo raw bytes instead of frames\n"
+            "  --max-sessions N         session table capacity (default: net default, 16384)\n"
+            "  --max-frame BYTES        largest frame body accepted (default 65536)\n"
+            "  --stats                  print counters to stderr once a second\n"
+            "  --send-hard-limit BYTES  queued bytes that cut a session at once (default 1 MiB;\n"
+            "                           'off' disables)\n"
+            "  --send-soft-limit BYTES  queued bytes that cut a session after a grace period\n"
+            "                           (default 256 KiB; 'off' disables)\n"
+            "  --idle-timeout-ms MS     close sessions silent for this long (default 0: off)\n"
+            "  --help                   show this text\n"
+            "\n"
+            "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage error.\n",
+            PROG, PROG);
+}
+
+static int opt_error(const char *fmt, ...) GS_PRINTF(1, 2);
+static int opt_error(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s: ", PROG);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* The value of option `name`: the text after '=' if given inline, else the next argument. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char *inl,
+                     const char **out) {
+    if (inl) {
+        *out = inl;
+        return 0;
+    }
+    if (*i + 1 >= argc)
+        return opt_error("option %s needs a value", name);
+    *out = argv[++*i];
+    return 0;
+}
+
+static int parse_u32(const char *name, const char *s, uint32_t min, uint32_t max, uint32_t *out) {
+    /* strtoull takes blanks and a minus sign (and then wraps): insist on digits. */
+    if (s[0] < '0' || s[0] > '9')
+        return opt_error("option %s: '%s' is not a number", name, s);
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return opt_error("option %s: '%s' is not a number", name, s);
+    if (errno == ERANGE || v < min || v > max)
+        return opt_error("option %s: %s is out of range [%lu, %lu]", name, s, (unsigned long)min,
+                         (unsigned long)max);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* 0 on success, 1 for --help, -1 on a usage error (message printed). */
+static int parse_options(int argc, char **argv, server_opts_t *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0')
+            return opt_error("unexpected argument '%s' (try --help)", a);
+        char name[64];
+        const char *inl = NULL;
+        const char *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - a) : strlen(a);
+        if (n >= sizeof name)
+            return opt_error("unknown option '%s' (try --help)", a);
+        memcpy(name, a, n);
+        name[n] = '\0';
+        if (eq)
+            inl = eq + 1;
+
+        static const char *const flags[] = {"--help", "-h", "--raw", "--stats"};
+        static const char *const valued[] = {"--host",
+                                             "--port",
+                                             "--threads",
+                                             "--max-sessions",
+                                             "--max-frame",
+                                             "--send-hard-limit",
+                                             "--send-soft-limit",
+                                             "--idle-timeout-ms"};
+        int flag = 0, known = 0;
+        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+            if (strcmp(name, flags[k]) == 0)
+                flag = known = 1;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            if (strcmp(name, valued[k]) == 0)
+                known = 1;
+        if (!known)
+            return opt_error("unknown option '%s' (try --help)", name);
+
+        const char *v = NULL;
+        uint32_t u = 0;
+        if (flag) {
+            if (inl)
+                return opt_error("option %s takes no value", name);
+        } else if (opt_value(argc, argv, &i, name, inl, &v) != 0) {
+            return -1;
+        }
+
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+            return 1;
+        } else if (strcmp(name, "--raw") == 0) {
+            o->raw = 1;
+        } else if (strcmp(name, "--stats") == 0) {
+            o->stats = 1;
+        } else if (strcmp(name, "--host") == 0) {
+            unsigned char addr[sizeof(struct in6_addr)];
+            if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)
+                return opt_error("option --host: '%s' is not a numeric IPv4 or IPv6 address", v);
+            o->host = v;
+        } else if (strcmp(name, "--port") == 0) {
+            if (parse_u32(name, v, 0, 65535, &u) != 0)
+                return -1;
+            o->port = (uint16_t)u;
+        } else if (strcmp(name, "--threads") == 0) {
+            if (parse_u32(name, v, 1, 64, &o->threads) != 0)
+                return -1;
+        } else if (strcmp(name, "--max-sessions") == 0) {
+            if (parse_u32(name, v, 1, 16u * 1024u * 1024u, &o->max_sessions) != 0)
+                return -1;
+        } else if (strcmp(name, "--max-frame") == 0) {
+            if (parse_u32(name, v, 1, 1024u * 1024u * 1024u, &o->max_frame) != 0)
+                return -1;
+        } else if (strcmp(name, "--send-hard-limit") == 0 ||
+                   strcmp(name, "--send-soft-limit") == 0) {
+            if (strcmp(v, "off") == 0)
+                u = UINT32_MAX;
+            else if (parse_u32(name, v, 1, UINT32_MAX - 1u, &u) != 0)
+                return -1;
+            if (strcmp(name, "--send-hard-limit") == 0)
+                o->send_hard_limit = u;
+            else
+                o->send_soft_limit = u;
+        } else if (strcmp(name, "--idle-timeout-ms") == 0) {
+            if (parse_u32(name, v, 0, UINT32_MAX - 1u, &o->idle_timeout_ms) != 0)
+                return -1;
+        } else {
+            return opt_error("unknown option '%s' (try --help)", name);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Main.
+ * ------------------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    server_opts_t o = {.host = "127.0.0.1", .port = 7000, .threads = 1};
+    int prc = parse_options(argc, argv, &o);
+    if (prc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (prc < 0)
+        return USAGE_EXIT;
+
+    sigset_t wait_mask;
+    if (signals_init(&wait_mask) != 0) {
+        fprintf(stderr, "%s: cannot set up signal handling: %s\n", PROG, strerror(errno));
+        return 1;
+    }
+
+    echo_server_t srv;
+    memset(&srv, 0, sizeof srv);
+    atomic_init(&srv.echo_failed, 0);
+
+    gs_net_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.cb.on_open = on_open;
+    cfg.cb.on_frame = on_frame;
+    cfg.cb.on_data = on_data;
+    cfg.cb.on_close = on_close;
+    cfg.user = &srv;
+    cfg.io_threads = o.threads;
+    cfg.max_sessions = o.max_sessions;
+    cfg.max_frame = o.max_frame;
+    cfg.send_hard_limit = o.send_hard_limit;
+    cfg.send_soft_limit = o.send_soft_limit;
+    cfg.idle_timeout_ms = o.idle_timeout_ms;
+
+    int rc = gs_net_create(&srv.net, &cfg);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot create the network instance: %s\n", PROG, gs_strerror(rc));
+        return 1;
+    }
+    gs_listen_config_t lc = {.host = o.host, .port = o.port, .raw = o.raw};
+    rc = gs_net_listen(srv.net, &lc);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot listen on %s port %u: %s\n", PROG, o.host, (unsigned)o.port,
+                gs_strerror(rc));
+        gs_net_destroy(srv.net);
+        return 1;
+    }
+    rc = gs_net_start(srv.net);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot start the IO threads: %s\n", PROG, gs_strerror(rc));
+        gs_net_destroy(srv.net);
+        return 1;
+    }
+
+    /* Tests wait for this exact line, so it goes out (and is flushed) only once accepting. */
+    int v6 = strchr(o.host, ':') != NULL;
+    printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " threads)\n", PROG, v6 ? "[" : "", o.host,
+           v6 ? "]" : "", (unsigned)gs_net_listen_port(srv.net), o.raw ? "raw" : "framed",
+           o.threads);
+    fflush(stdout);
+
+    gs_net_stats_t prev, cur;
+    gs_net_stats(srv.net, &prev);
+    uint64_t prev_ns = gs_now_ns();
+    uint64_t tick = prev_ns + TICK_NS;
+    while (!stop_requested) {
+        /* Without --stats there is nothing to do until a signal; still wake once a second so
+         * that a signal taken by a thread that does not block it (which should not exist) is
+         * noticed anyway. */
+        wait_signal(&wait_mask, tick);
+        uint64_t now = gs_now_ns();
+        if (now < tick)
+            continue;
+        if (o.stats) {
+            gs_net_stats(srv.net, &cur);
+            stats_line(&cur, &prev, (double)(now - prev_ns) / 1e9);
+            prev = cur;
+            prev_ns = now;
+        }
+        tick += TICK_NS;
+        if (tick <= now)
+            tick = now + TICK_NS; /* skip ticks missed during a stall */
+    }
+
+    fprintf(stderr, "%s: stopping (flushing for up to %u ms)\n", PROG, STOP_FLUSH_MS);
+    uint64_t unsent = gs_net_stop(srv.net, STOP_FLUSH_MS);
+    gs_net_stats(srv.net, &cur);
+    final_line(&srv, &cur, unsent);
+    gs_net_destroy(srv.net);
+    printf("%s: stopped\n", PROG);
+    fflush(stdout);
+    return 0;
+}

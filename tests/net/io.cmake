@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: MIT
+# Socket-level IO tests: real sockets on 127.0.0.1 against the harness server (echo / sink /
+# custom handler). Each executable is bounded by TIMEOUT and every wait inside has a deadline.
+# test_io_common.c holds the helpers they share (writes that report errors from client threads,
+# an interleaved write/read pump, stream generators).
+set(GS_IO_TEST_COMMON ${CMAKE_CURRENT_LIST_DIR}/test_io_common.c)
+foreach(t test_io_malformed test_echo_stream test_echo_pingpong test_io_backend
+          test_io_sessions)
+  gs_add_test(${t}
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${GS_IO_TEST_COMMON}
+    LIBS gs_test_support
+    LABELS integration
+    TIMEOUT 60)
+endforeach()

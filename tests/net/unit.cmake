@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Pure net modules driven without sockets.
+gs_add_test(test_session_table
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_session_table.c ${PROJECT_SOURCE_DIR}/net/session_table.c
+  LIBS gs_base LABELS "unit;threaded")
+target_include_directories(test_session_table PRIVATE ${PROJECT_SOURCE_DIR}/net
+  ${PROJECT_SOURCE_DIR}/net/include)

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/* Test support for socket-level net tests (see net_harness.h). */
+#include "net_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static void h_open(gs_net_t *net, gs_session_id_t id, void *su, void *user) {
+    (void)net;
+    (void)su;
+    th_server_t *srv = user;
+    /* Publish the ids before the count: a test that waits on the count reads them next. With
+     * several IO threads two opens may still race for n, so th_server_session also waits for
+     * its entry to be non-zero (ids never are). */
+    atomic_store(&srv->last_open_id, id);
+    uint64_t n = atomic_fetch_add(&srv->opened, 1);
+    if (n < TH_MAX_TRACKED)
+        atomic_store(&srv->open_ids[n], id);
+}
+
+static void h_frame(gs_net_t *net, gs_session_id_t id, void *su, uint32_t msg_id,
+                    const uint8_t *body, uint32_t len, void *user) {
+    (void)su;
+    th_server_t *srv = user;
+    atomic_fetch_add(&srv->frames, 1);
+    if (srv->mode == TH_ECHO) {
+        gs_buf_t *b = gs_buf_frame(msg_id, body, len);
+        if (!b || gs_session_send(net, id, b) != 0)
+            atomic_fetch_add(&srv->send_errors, 1);
+        if (b)
+            gs_buf_unref(b);
+    } else if (srv->mode == TH_CUSTOM && srv->on_frame) {
+        srv->on_frame(srv, id, msg_id, body, len);
+    }
+}
+
+static void h_data(gs_net_t *net, gs_session_id_t id, void *su, const uint8_t *data, size_t len,
+                   void *user) {
+    (void)su;
+    th_server_t *srv = user;
+    atomic_fetch_add(&srv->raw_bytes, len);
+    if (srv->mode == TH_ECHO) {
+        gs_buf_t *b = gs_buf_alloc((uint32_t)len);
+        if (!b) {
+            atomic_fetch_add(&srv->send_errors, 1);
+            return;
+        }
+        memcpy(gs_buf_bytes(b), data, len);
+        if (gs_session_send(net, id, b) != 0)
+            atomic_fetch_add(&srv->send_errors, 1);
+        gs_buf_unref(b);
+    }
+}
+
+static void h_close(gs_net_t *net, gs_session_id_t id, void *su, gs_close_reason_t reason,
+                    void *user) {
+    (void)net;
+    (void)id;
+    (void)su;
+    th_server_t *srv = user;
+    if ((unsigned)reason < GS_CLOSE__COUNT)
+        atomic_fetch_add(&srv->close_reasons[reason], 1);
+    atomic_fetch_add(&srv->closed, 1);
+}
+
+void th_server_start(th_server_t *srv, const gs_net_config_t *cfg, th_mode_t mode, int raw) {
+    gs_net_config_t c;
+    if (cfg)
+        c = *cfg;
+    else
+        memset(&c, 0, sizeof(c));
+    c.cb.on_open = h_open;
+    c.cb.on_frame = h_frame;
+    c.cb.on_data = h_data;
+    c.cb.on_close = h_close;
+    c.user = srv;
+    srv->mode = mode;
+    assert_int_equal(gs_net_create(&srv->net, &c), 0);
+    gs_listen_config_t lc = {.host = "127.0.0.1", .port = 0, .raw = raw};
+    assert_int_equal(gs_net_listen(srv->net, &lc), 0);
+    srv->port = gs_net_listen_port(srv->net);
+    assert_true(srv->port != 0);
+    assert_int_equal(gs_net_start(srv->net), 0);
+}
+
+uint64_t th_server_stop(th_server_t *srv, uint32_t flush_ms) {
+    uint64_t unsent = gs_net_stop(srv->net, flush_ms);
+    gs_net_stats_t st;
+    gs_net_stats(srv->net, &st);
+    assert_int_equal(st.io_in_flight, 0);
+    assert_int_equal(st.sessions_open, 0);
+    assert_int_equal(st.bufs_queued, 0);
+    assert_int_equal(atomic_load(&srv->opened), atomic_load(&srv->closed));
+    gs_net_destroy(srv->net);
+    srv->net = NULL;
+    return unsent;
+}
+
+gs_session_id_t th_server_session(th_server_t *srv, unsigned n) {
+    assert_true(n < TH_MAX_TRACKED);
+    assert_true(th_wait_count(&srv->opened, n + 1, 5000));
+    uint64_t deadline = gs_now_ms() + 5000;
+    while (atomic_load(&srv->open_ids[n]) == 0) {
+        assert_true(gs_now_ms() < deadline);
+        gs_sleep_ms(1);
+    }
+    return atomic_load(&srv->open_ids[n]);
+}
+
+int th_connect(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+void th_write_all(int fd, const void *data, size_t len) {
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n > 0);
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void th_write_frame(int fd, uint32_t msg_id, const void *body, uint32_t len) {
+    uint8_t hdr[GS_FRAME_HEADER_SIZE];
+    gs_frame_header_write(hdr, len, msg_id);
+    th_write_all(fd, hdr, sizeof(hdr));
+    if (len)
+        th_write_all(fd, body, len);
+}
+
+static int wait_readable(int fd, uint64_t deadline_ms) {
+    for (;;) {
+        uint64_t now = gs_now_ms();
+        if (now >= deadline_ms)
+            return -1;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int rc = poll(&pfd, 1, (int)(deadline_ms - now));
+        if (rc > 0)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int th_read_exact(int fd, void *buf, size_t len, uint32_t timeout_ms) {
+    uint8_t *p = buf;
+    uint64_t deadline = gs_now_ms() + timeout_ms;
+    while (len > 0) {
+        if (wait_readable(fd, deadline) != 0)
+            return -1;
+        ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+long th_read_frame(int fd, uint32_t *msg_id, void *body, size_t cap, uint32_t timeout_ms) {
+    uint8_t hdr[GS_FRAME_HEADER_SIZE];
+    if (th_read_exact(fd, hdr, sizeof(hdr), timeout_ms) != 0)
+        return -1;
+    uint32_t len =
+        (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+    *msg_id =
+        (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
+    if (len > cap)
+        return -1;
+    if (len && th_read_exact(fd, body, len, timeout_ms) != 0)
+        return -1;
+    return (long)len;
+}
+
+int th_wait_eof(int fd, uint32_t timeout_ms) {
+    uint64_t deadline = gs_now_ms() + timeout_ms;
+    uint8_t sink[4096];
+    for (;;) {
+        if (wait_readable(fd, deadline) != 0)
+            return -1;
+        ssize_t n = recv(fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return 0;
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            return 0;
+    }
+}
+
+int th_wait_until(int (*cond)(void *arg), void *arg, uint32_t timeout_ms) {
+    uint64_t deadline = gs_now_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        if (gs_now_ms() >= deadline)
+            return 0;
+        gs_sleep_ms(1);
+    }
+}
+
+int th_wait_count(_Atomic uint64_t *ctr, uint64_t value, uint32_t timeout_ms) {
+    uint64_t deadline = gs_now_ms() + timeout_ms;
+    while (atomic_load(ctr) < value) {
+        if (gs_now_ms() >= deadline)
+            return 0;
+        gs_sleep_ms(1);
+    }
+    return 1;
+}
+
+gs_net_stats_t th_stats(th_server_t *srv) {
+    gs_net_stats_t st;
+    gs_net_stats(srv->net, &st);
+    return st;
+}
+
+uint64_t th_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long size = 0, rss = 0;
+    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
