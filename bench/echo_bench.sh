@@ -6,6 +6,7 @@
 # message (utime+stime from /proc/PID/stat over the run), and the gs/uv CPU ratio.
 # Then server RSS per idle connection at 10 000 connections.
 # Usage: bench/echo_bench.sh [BUILD_DIR (default build/release)] [SECONDS (default 5)] [REPS (3)]
+# GS_BENCH_MODES="framed raw" picks the modes; GS_BENCH_IDLE=0 skips the idle-RSS part.
 set -u
 B=${1:-build/release}
 SECS=${2:-5}
@@ -53,7 +54,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# echo benchmark: $SECS s per run, median of $REPS runs, server on CPU 0, bot on CPU 1"
 echo "# mode conns size depth | gs msgs/s p99us cpu_us/msg | uv msgs/s p99us cpu_us/msg | cpu gs/uv"
-for mode in framed raw; do
+for mode in ${GS_BENCH_MODES:-framed raw}; do
   for conns in 100 1000; do
     for size in 64 4096; do
       for depth in 1 16; do
@@ -71,6 +72,7 @@ for mode in framed raw; do
   done
 done
 
+[ "${GS_BENCH_IDLE:-1}" = 0 ] && exit 0
 echo "# idle connections: server RSS per connection at 10000"
 for kind in gs uv; do
   port=$((7900 + RANDOM % 90))
