@@ -380,6 +380,7 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
         out->cq_overflows += ps.cq_overflows;
         out->enobufs += ps.enobufs;
         out->recv_rearms += ps.recv_rearms;
+        out->accept_pauses += ps.accept_pauses;
     }
     /* Failed connects are closed without having been counted as opened. */
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];

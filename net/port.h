@@ -71,7 +71,7 @@ void gs__port_close_fd(intptr_t fd);
 
 /* Backend counters merged into gs_net_stats_t. */
 typedef struct gs__port_stats {
-    uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms;
+    uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
 } gs__port_stats_t;
 void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out);
 

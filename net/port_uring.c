@@ -32,7 +32,8 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_CONNECT = 2, TAG_SEND = 3, TAG_ACCEPT =
 #define TAG_MASK     7u
 #define UD(ptr, tag) ((uint64_t)(uintptr_t)(ptr) | (tag))
 
-#define BGID 0
+#define BGID          0
+#define ACCEPT_PAUSED 2 /* gs__listener_t.armed: paused after EMFILE, re-armed on a tick */
 
 struct gs__port {
     struct io_uring ring;
@@ -49,9 +50,10 @@ struct gs__port {
     uint8_t *bufs;
     uint32_t nbufs, bufsize;
     int mask;
-    uint64_t rng; /* debug_send_max's random lengths */
+    uint64_t rng;              /* debug_send_max's random lengths */
+    uint64_t accept_resume_ms; /* accepts paused for lack of descriptors resume then (0: none) */
     /* counters (written by the loop thread only) */
-    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms;
+    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
 };
 
 /* Per-session backend data, allocated only when needed: the address of an outgoing connect and,
@@ -258,6 +260,8 @@ int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
 
 void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
     gs__port_t *p = loop->port;
+    if (l->armed[loop->index] == ACCEPT_PAUSED)
+        l->armed[loop->index] = 0; /* nothing in the kernel to cancel */
     if (!l->armed[loop->index])
         return;
     struct io_uring_sqe *sqe = get_sqe(p);
@@ -403,6 +407,7 @@ void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     out->cq_overflows = gs__ctr_get(&p->cq_overflows);
     out->enobufs = gs__ctr_get(&p->enobufs);
     out->recv_rearms = gs__ctr_get(&p->recv_rearms);
+    out->accept_pauses = gs__ctr_get(&p->accept_pauses);
 }
 
 /* ---- completions ------------------------------------------------------------------------- */
@@ -478,6 +483,20 @@ static void on_accept_cqe(gs__loop_t *loop, gs__listener_t *l, struct io_uring_c
         int one = 1;
         setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         gs__on_accept(loop, l, cqe->res);
+    } else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
+               cqe->res == -ENOMEM) {
+        /* Out of descriptors or memory: re-arming now would fail again at once and spin a core
+         * (TESTPLAN B07). Pause this listener until the next tick; pending connections wait in
+         * the backlog meanwhile. */
+        if (!l->armed[loop->index]) {
+            l->armed[loop->index] = ACCEPT_PAUSED;
+            p->accept_resume_ms = loop->now_ms + loop->net->cfg.tick_ms;
+            if (gs__ctr_get(&p->accept_pauses) % 100 == 0)
+                gs_log(GS_LOG_WARN, GS__LOG, "accept: %s: pausing accepts for %u ms",
+                       strerror(-cqe->res), loop->net->cfg.tick_ms);
+            gs__ctr_add(&p->accept_pauses, 1);
+        }
+        return;
     } else if (cqe->res != -ECANCELED) {
         gs_log(GS_LOG_WARN, GS__LOG, "accept: %s", strerror(-cqe->res));
     }
@@ -543,6 +562,21 @@ static void rearm_from_fifo(gs__loop_t *loop) {
     }
 }
 
+static void resume_accepts(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    if (!p->accept_resume_ms || loop->now_ms < p->accept_resume_ms)
+        return;
+    p->accept_resume_ms = 0;
+    if (loop->stopping || p->tearing_down)
+        return;
+    for (gs__listener_t *l = loop->net->listeners; l; l = l->next) {
+        if (l->armed[loop->index] == ACCEPT_PAUSED) {
+            l->armed[loop->index] = 0;
+            gs__port_accept_start(loop, l);
+        }
+    }
+}
+
 static void wait_and_dispatch(gs__loop_t *loop, uint32_t wait_ms) {
     gs__port_t *p = loop->port;
     struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
@@ -581,6 +615,7 @@ void gs__port_run(gs__loop_t *loop) {
         wait_and_dispatch(loop, gs__loop_next_timeout_ms(loop));
         rearm_from_fifo(loop);
         gs__loop_after_batch(loop);
+        resume_accepts(loop);
         if (gs__loop_done(loop))
             break;
     }

@@ -140,10 +140,11 @@ typedef struct gs_net_stats {
     uint64_t disconnects[GS_CLOSE__COUNT];
     uint64_t frames_rejected[GS_REJECT__COUNT];
     /* backend */
-    uint64_t io_in_flight; /* gauge: operations submitted and not yet completed */
-    uint64_t cq_overflows; /* times the completion queue overflowed (none lost) */
-    uint64_t enobufs;      /* multishot receives ended for lack of provided buffers */
-    uint64_t recv_rearms;  /* multishot receives armed again after ending */
+    uint64_t io_in_flight;  /* gauge: operations submitted and not yet completed */
+    uint64_t cq_overflows;  /* times the completion queue overflowed (none lost) */
+    uint64_t enobufs;       /* multishot receives ended for lack of provided buffers */
+    uint64_t recv_rearms;   /* multishot receives armed again after ending */
+    uint64_t accept_pauses; /* accepts paused for a tick: out of descriptors (EMFILE) */
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
