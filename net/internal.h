@@ -25,18 +25,6 @@ enum {
     GS__P_RELEASE = 1u << 3, /* a foreign put dropped the last reference */
 };
 
-/* Operation kinds; the first member of every backend request. */
-typedef enum {
-    GS__OP_RECV = 1,
-    GS__OP_SEND,
-    GS__OP_CONNECT,
-    GS__OP_ACCEPT,
-    GS__OP_WAKE
-} gs__op_kind_t;
-typedef struct gs__op {
-    uint8_t kind;
-} gs__op_t;
-
 /* A queued buffer reference: the per-(session, buffer) link, since one buffer may sit in many
  * sessions' queues when broadcast. */
 typedef struct gs__send_node {
@@ -53,7 +41,6 @@ typedef struct gs__iov {
 } gs__iov_t;
 
 struct gs__send_req {
-    gs__op_t op;
     gs__send_req_t *next_free;
     gs__session_t *session;
     uint32_t nbufs;               /* buffers in this send */
@@ -77,8 +64,6 @@ struct gs__session {
     intptr_t fd;
     uint8_t state;
     uint8_t raw;
-    uint8_t in_flush; /* on the loop's flush list */
-    uint8_t recv_armed;
     uint8_t peer_eof;    /* orderly end seen: close once the queue is flushed */
     uint8_t send_parked; /* flag owned while connecting: send once open */
     uint32_t frames_this_feed;
@@ -92,9 +77,8 @@ struct gs__session {
     uint64_t last_recv_ms;
     uint64_t frame_start_ms;
     uint64_t soft_since_ms;
-    gs__send_req_t *sending; /* the send in flight, if any */
-    void *port_data;         /* backend per-session data (connect address, fallback
-                              * receive buffer); freed by the backend at release */
+    void *port_data; /* backend per-session data (connect address, fallback
+                      * receive buffer); freed by the backend at release */
     gs_framer_t framer;
 };
 
@@ -142,7 +126,6 @@ struct gs__listener {
     int raw;
     uint16_t port;
     intptr_t *fds;  /* one SO_REUSEPORT socket per loop */
-    gs__op_t *ops;  /* one accept op per loop (kind GS__OP_ACCEPT) */
     uint8_t *armed; /* per loop: multishot accept outstanding */
 };
 

@@ -121,9 +121,8 @@ int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc) {
         return GS_ENOMEM;
     l->raw = lc->raw;
     l->fds = malloc(sizeof(intptr_t) * net->nloops);
-    l->ops = calloc(net->nloops, sizeof(gs__op_t));
     l->armed = calloc(net->nloops, 1);
-    if (!l->fds || !l->ops || !l->armed)
+    if (!l->fds || !l->armed)
         goto nomem;
     for (uint32_t i = 0; i < net->nloops; i++)
         l->fds[i] = -1;
@@ -134,7 +133,6 @@ int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc) {
         if (fd < 0)
             goto sys;
         l->fds[i] = fd;
-        l->ops[i].kind = GS__OP_ACCEPT;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (net->nloops > 1)
@@ -163,13 +161,11 @@ sys:
         if (l->fds[i] >= 0)
             close((int)l->fds[i]);
     free(l->fds);
-    free(l->ops);
     free(l->armed);
     free(l);
     return GS_ESYS;
 nomem:
     free(l->fds);
-    free(l->ops);
     free(l->armed);
     free(l);
     return GS_ENOMEM;
@@ -243,7 +239,6 @@ void gs_net_destroy(gs_net_t *net) {
             if (l->fds[i] >= 0)
                 close((int)l->fds[i]);
         free(l->fds);
-        free(l->ops);
         free(l->armed);
         free(l);
     }

@@ -127,7 +127,6 @@ gs__send_req_t *gs__req_get(gs__loop_t *loop) {
         r->iov = (gs__iov_t *)(r + 1);
         r->bufs = (gs_buf_t **)(r->iov + g);
     }
-    r->op.kind = GS__OP_SEND;
     r->next_free = NULL;
     return r;
 }
@@ -223,14 +222,12 @@ static void start_send(gs__session_t *s) {
     req->iov_first = 0;
     req->bytes = bytes;
     req->sent = 0;
-    s->sending = req;
     gs__ctr_add(&loop->st.sends, 1);
     if (n > 1)
         gs__ctr_add(&loop->st.gathers, 1);
     gs__session_ref(s); /* the operation's reference */
     int rc = gs__port_send(s, req);
     if (rc != 0) {
-        s->sending = NULL;
         release_bufs(s, req->bufs, n, bytes);
         gs__req_put(loop, req);
         gs__session_close(s, rc == GS_ENOMEM ? GS_CLOSE_NOMEM : GS_CLOSE_RESET);
@@ -251,7 +248,6 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
     gs__loop_t *loop = s->loop;
     if (result < 0) {
         send_failed_accounting(s, req);
-        s->sending = NULL;
         release_bufs(s, req->bufs, req->nbufs, req->bytes);
         gs__req_put(loop, req);
         gs__session_close(s, GS_CLOSE_RESET);
@@ -282,14 +278,12 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
         }
         /* Closed meanwhile, or the repost failed: the rest is dropped. */
         send_failed_accounting(s, req);
-        s->sending = NULL;
         release_bufs(s, req->bufs, req->nbufs, req->bytes);
         gs__req_put(loop, req);
         gs__session_close(s, GS_CLOSE_RESET);
         return;
     }
     gs__ctr_add(&loop->st.frames_out, req->nbufs);
-    s->sending = NULL;
     release_bufs(s, req->bufs, req->nbufs, req->bytes);
     gs__req_put(loop, req);
     /* Still own the flag: send what queued up meanwhile, at the end of this batch. */
@@ -368,7 +362,6 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
 }
 
 void gs__on_recv_end(gs__session_t *s, int err) {
-    s->recv_armed = 0;
     if (s->state != GS__S_OPEN)
         return;
     if (err != 0) {
@@ -426,8 +419,6 @@ static void session_opened(gs__session_t *s) {
         if (rc != 0) {
             gs__session_put(s);
             gs__session_close(s, rc == GS_ENOMEM ? GS_CLOSE_NOMEM : GS_CLOSE_RESET);
-        } else {
-            s->recv_armed = 1;
         }
         if (s->send_parked && s->state == GS__S_OPEN) {
             s->send_parked = 0;

@@ -358,25 +358,7 @@ int lc_wait_bufs_released(uint32_t timeout_ms) {
 
 /* ---- clients -------------------------------------------------------------------------------- */
 
-int lc_connect_nofail(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
+int lc_connect_nofail(uint16_t port, int rcvbuf) { return th_try_connect(port, rcvbuf); }
 
 int lc_connect(uint16_t port, int rcvbuf) {
     int fd = lc_connect_nofail(port, rcvbuf);

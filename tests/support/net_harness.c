@@ -118,15 +118,21 @@ gs_session_id_t th_server_session(th_server_t *srv, unsigned n) {
     return atomic_load(&srv->open_ids[n]);
 }
 
-int th_connect(uint16_t port) {
+int th_try_connect(uint16_t port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0) /* before connect, so the window is negotiated with it */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct timeval tv = {.tv_sec = 10};
@@ -135,16 +141,30 @@ int th_connect(uint16_t port) {
     return fd;
 }
 
-void th_write_all(int fd, const void *data, size_t len) {
+int th_connect(uint16_t port) {
+    int fd = th_try_connect(port, 0);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+int th_try_write_all(int fd, const void *data, size_t len) {
     const uint8_t *p = data;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        assert_true(n > 0);
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EPIPE;
         p += n;
         len -= (size_t)n;
     }
+    return 0;
+}
+
+void th_write_all(int fd, const void *data, size_t len) {
+    assert_int_equal(th_try_write_all(fd, data, len), 0);
 }
 
 void th_write_frame(int fd, uint32_t msg_id, const void *body, uint32_t len) {

@@ -46,8 +46,13 @@ gs_session_id_t th_server_session(th_server_t *srv, unsigned n);
 /* Blocking client socket connected to 127.0.0.1:port with TCP_NODELAY and a 10 s receive
  * timeout. Fails the test on error. */
 int th_connect(uint16_t port);
+/* th_connect without the assertion, and with an optional SO_RCVBUF (0 = default): for client
+ * threads and for tests where a failed connect is an outcome. Returns the fd or -1. */
+int th_try_connect(uint16_t port, int rcvbuf);
 /* Write all bytes (fails the test on error). */
 void th_write_all(int fd, const void *data, size_t len);
+/* Write all bytes; returns 0 or -errno (-EPIPE if the peer stopped taking bytes). */
+int th_try_write_all(int fd, const void *data, size_t len);
 /* Write one frame. */
 void th_write_frame(int fd, uint32_t msg_id, const void *body, uint32_t len);
 /* Read exactly len bytes before the deadline (ms from now). Returns 0, or -1 on EOF/timeout/
