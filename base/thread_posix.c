@@ -100,3 +100,30 @@ void gs_mutex_lock(gs_mutex_t *m) { check(pthread_mutex_lock(native(m)), "pthrea
 void gs_mutex_unlock(gs_mutex_t *m) {
     check(pthread_mutex_unlock(native(m)), "pthread_mutex_unlock");
 }
+
+_Static_assert(sizeof(pthread_key_t) <= sizeof(((gs_tls_key_t *)0)->opaque),
+               "pthread_key_t does not fit in gs_tls_key_t");
+
+static pthread_key_t *native_key(gs_tls_key_t *k) { return (pthread_key_t *)(void *)k->opaque; }
+
+int gs_tls_key_create(gs_tls_key_t *key, void (*destructor)(void *value)) {
+    int rc = pthread_key_create(native_key(key), destructor);
+    if (rc != 0) {
+        /* EAGAIN: the process has used all PTHREAD_KEYS_MAX keys. */
+        gs_log(GS_LOG_ERROR, "base", "pthread_key_create: %s", strerror(rc));
+        return GS_ESYS;
+    }
+    return 0;
+}
+
+void gs_tls_key_delete(gs_tls_key_t *key) {
+    check(pthread_key_delete(*native_key(key)), "pthread_key_delete");
+}
+
+void *gs_tls_get(const gs_tls_key_t *key) {
+    return pthread_getspecific(*(const pthread_key_t *)(const void *)key->opaque);
+}
+
+int gs_tls_set(gs_tls_key_t *key, void *value) {
+    return pthread_setspecific(*native_key(key), value) == 0 ? 0 : GS_ENOMEM;
+}

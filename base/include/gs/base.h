@@ -27,10 +27,14 @@ extern "C" {
     X(SYS, 7, "system call failed")                                                                \
     X(NOTSUP, 8, "not supported by this backend or kernel")                                        \
     X(STATE, 9, "call not allowed in the current state")                                           \
-    X(TOOBIG, 10, "frame length over the configured maximum")                                      \
+    X(TOOBIG, 10, "size over the configured maximum")                                              \
     X(EMPTY, 11, "empty frame rejected by configuration")                                          \
     X(ADDR, 12, "address could not be parsed or resolved")                                         \
-    X(TIMEDOUT, 13, "operation timed out")
+    X(TIMEDOUT, 13, "operation timed out")                                                         \
+    X(BADID, 14, "unknown message id")                                                             \
+    X(BADMSG, 15, "malformed message body")                                                        \
+    X(BADTEXT, 16, "string field is not valid UTF-8 or holds a NUL")                               \
+    X(EXIST, 17, "already registered, or collides with a registered entry")
 
 enum {
 #define GS__ERR_ENUM(name, num, msg) GS_E##name = -(num),
@@ -97,6 +101,18 @@ void gs_mutex_init(gs_mutex_t *m);
 void gs_mutex_fini(gs_mutex_t *m);
 void gs_mutex_lock(gs_mutex_t *m);
 void gs_mutex_unlock(gs_mutex_t *m);
+
+/* Thread-local slots with a destructor run at thread exit (pthread keys / FLS). A key is an
+ * object, not a global: each user (e.g. each packet pool) creates its own. */
+typedef struct gs_tls_key {
+    _Alignas(8) unsigned char opaque[8];
+} gs_tls_key_t;
+/* destructor(value) runs in an exiting thread whose value is not NULL. Returns 0 or GS_ESYS. */
+int gs_tls_key_create(gs_tls_key_t *key, void (*destructor)(void *value));
+/* After this, no destructor runs for the key; values left in other threads are forgotten. */
+void gs_tls_key_delete(gs_tls_key_t *key);
+void *gs_tls_get(const gs_tls_key_t *key);
+int gs_tls_set(gs_tls_key_t *key, void *value);
 
 #define GS_CACHELINE 64
 
