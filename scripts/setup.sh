@@ -18,6 +18,8 @@ PACKAGES=(
     liburing-dev        # io_uring backend of net/
     libcmocka-dev       # unit test framework
     libuv1-dev          # baseline for the benchmarks in bench/
+    libprotobuf-c-dev   # protobuf-c runtime for packet/ (1.4.1 on bookworm)
+    protobuf-c-compiler # protoc-c, run by gs_add_proto()
     procps              # ps, pgrep, used when debugging tests and benchmarks
 )
 
