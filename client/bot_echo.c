@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs/packet.h"
+
 #include "bot.h"
 #include "latency.h"
 
@@ -164,6 +166,7 @@ typedef struct echo_run {
     const echo_opts_t *opts;
     bot_ctl_t *ctl;
     gs_net_t *net;
+    gs_pool_t *pool; /* messages are pooled packets, freed by the IO thread after the send */
     echo_conn_t *conns;
     uint32_t n; /* connections */
 
@@ -212,21 +215,22 @@ static void mark_quiet(echo_run_t *r, echo_conn_t *c) {
 static int send_msg(echo_run_t *r, echo_conn_t *c, gs_net_t *net, gs_session_id_t id,
                     uint64_t now) {
     const uint32_t size = r->opts->size;
-    const uint32_t hdr = r->opts->raw ? 0u : GS_FRAME_HEADER_SIZE;
-    /* Built in place rather than with gs_buf_frame, which would copy the payload once more. */
-    gs_buf_t *b = gs_buf_alloc(hdr + size);
+    const int framed = !r->opts->raw;
+    /* Built in place in a pooled packet: no copy of the payload. */
+    gs_packet_t *b = gs_packet_alloc(r->pool, size);
     if (!b) {
         report(r, "connection %" PRIu32 ": out of memory for a message, disconnecting", c->index);
         gs_session_disconnect(net, id);
         return -1;
     }
-    uint8_t *p = gs_buf_bytes(b);
-    if (hdr)
-        gs_frame_header_write(p, size, ECHO_MSG_ID);
-    msg_fill(p + hdr, size, c->index, c->next_seq, now);
-    int rc = gs_session_send(net, id, b);
+    msg_fill(gs_packet_body(b), size, c->index, c->next_seq, now);
+    if (framed)
+        gs_packet_finish(b, ECHO_MSG_ID, size);
+    else
+        gs_packet_finish_raw(b, size);
+    int rc = gs_session_send(net, id, &b->buf);
     /* gs_session_send took its own reference (or already dropped it on failure): ours goes. */
-    gs_buf_unref(b);
+    gs_packet_unref(b);
     if (rc != 0) {
         /* GS_ESTALE / GS_ECLOSING: the session is going and on_close will say why. GS_ESENDQ:
          * the net disconnected it (send_queue_hard). Only GS_ENOMEM leaves it open. */
@@ -490,6 +494,7 @@ static void net_config(const bot_common_t *common, const echo_opts_t *o, echo_ru
 }
 
 static void echo_cleanup(echo_run_t *r) {
+    gs_pool_destroy(r->pool);
     if (r->conns) {
         for (uint32_t i = 0; i < r->n; i++)
             free(r->conns[i].partial);
@@ -522,6 +527,12 @@ static int echo_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
     atomic_init(&r->duplicated, 0);
     atomic_init(&r->reports, 0);
     lat_shared_init(&r->lat);
+    r->pool = gs_pool_create(NULL);
+    if (!r->pool) {
+        fprintf(stderr, "%s: out of memory for the packet pool\n", BOT_PROG);
+        echo_cleanup(r);
+        return 1;
+    }
     /* sizeof is a multiple of the alignment, as aligned_alloc requires. */
     r->conns = aligned_alloc(_Alignof(echo_conn_t), (size_t)n * sizeof(echo_conn_t));
     if (!r->conns) {

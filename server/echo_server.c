@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "gs/net.h"
+#include "gs/packet.h"
 
 #define PROG          "gs-echo-server"
 #define USAGE_EXIT    2
@@ -37,6 +38,7 @@ typedef struct server_opts {
 
 typedef struct echo_server {
     gs_net_t *net;
+    gs_pool_t *pool; /* echoes are pooled packets: allocated on the IO thread, freed after send */
     /* Echoes not queued although the session was alive: out of memory, or the send queue over
      * its hard limit (the net then disconnects the session). Any IO thread adds to it. */
     _Atomic uint64_t echo_failed;
@@ -50,10 +52,10 @@ typedef struct echo_server {
  * closing (nothing to do), was cut by the net (send queue over the hard limit), or hit an
  * allocation failure, in which case we close it: an echo server that silently skips a message
  * would make the client report a loss that the server hid. */
-static void echo_send(echo_server_t *s, gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
-    int rc = gs_session_send(net, id, buf);
+static void echo_send(echo_server_t *s, gs_net_t *net, gs_session_id_t id, gs_packet_t *pkt) {
+    int rc = gs_session_send(net, id, &pkt->buf);
     /* gs_session_send took its own reference (or already released it on failure). */
-    gs_buf_unref(buf);
+    gs_packet_unref(pkt);
     if (rc == 0 || rc == GS_ESTALE || rc == GS_ECLOSING)
         return;
     atomic_fetch_add_explicit(&s->echo_failed, 1, memory_order_relaxed);
@@ -77,13 +79,13 @@ static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint
                      const uint8_t *body, uint32_t len, void *user) {
     (void)session_user;
     echo_server_t *s = user;
-    /* body is only valid during this call: gs_buf_frame copies it into a buffer of our own. */
-    gs_buf_t *buf = gs_buf_frame(msg_id, body, len);
-    if (!buf) {
+    /* body is only valid during this call: copy it into a pooled packet of our own. */
+    gs_packet_t *pkt = gs_packet_frame(s->pool, msg_id, body, len);
+    if (!pkt) {
         no_memory(s, net, id);
         return;
     }
-    echo_send(s, net, id, buf);
+    echo_send(s, net, id, pkt);
 }
 
 static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const uint8_t *data,
@@ -93,13 +95,14 @@ static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const
     if (len == 0)
         return;
     /* A receive is at most one receive buffer, far below 4 GiB; refuse rather than truncate. */
-    gs_buf_t *buf = len <= UINT32_MAX ? gs_buf_alloc((uint32_t)len) : NULL;
-    if (!buf) {
+    gs_packet_t *pkt = len <= UINT32_MAX ? gs_packet_alloc(s->pool, (uint32_t)len) : NULL;
+    if (!pkt) {
         no_memory(s, net, id);
         return;
     }
-    memcpy(gs_buf_bytes(buf), data, len);
-    echo_send(s, net, id, buf);
+    memcpy(gs_packet_body(pkt), data, len);
+    gs_packet_finish_raw(pkt, (uint32_t)len);
+    echo_send(s, net, id, pkt);
 }
 
 static void on_close(gs_net_t *net, gs_session_id_t id, void *session_user,
@@ -123,20 +126,26 @@ static uint64_t disconnects_total(const gs_net_stats_t *st) {
     return n;
 }
 
-static void stats_line(const gs_net_stats_t *cur, const gs_net_stats_t *prev, double dt) {
+static void stats_line(echo_server_t *s, const gs_net_stats_t *cur, const gs_net_stats_t *prev,
+                       double dt) {
     if (dt <= 0)
         dt = 1;
+    gs_pool_stats_t ps;
+    gs_pool_stats(s->pool, &ps);
     fprintf(stderr,
             "%s: open %" PRIu64 " accepts %" PRIu64 " frames/s in %.0f out %.0f"
-            " bytes/s in %.0f out %.0f queued %" PRIu64 " disconnects %" PRIu64 "\n",
+            " bytes/s in %.0f out %.0f queued %" PRIu64 " disconnects %" PRIu64
+            " pool in_use %" PRIu64 " blocks %" PRIu64 "\n",
             PROG, cur->sessions_open, cur->accepts, (double)(cur->frames_in - prev->frames_in) / dt,
             (double)(cur->frames_out - prev->frames_out) / dt,
             (double)(cur->bytes_in - prev->bytes_in) / dt,
             (double)(cur->bytes_out - prev->bytes_out) / dt, cur->bufs_queued,
-            disconnects_total(cur));
+            disconnects_total(cur), ps.in_use, ps.blocks_total);
 }
 
 static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unsent) {
+    gs_pool_stats_t ps;
+    gs_pool_stats(s->pool, &ps);
     /* Disconnect reasons that occurred, e.g. "peer_close 98, shutdown 2". */
     char reasons[512] = "";
     size_t used = 0;
@@ -152,12 +161,13 @@ static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unse
             "%s: total accepts %" PRIu64 " refused %" PRIu64 " sessions %" PRIu64
             " frames in %" PRIu64 " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64
             " rejected %" PRIu64 " echo_failed %" PRIu64 " unsent %" PRIu64 " disconnects %" PRIu64
-            "%s%s%s\n",
+            "%s%s%s pool blocks %" PRIu64 " high_water %" PRIu64 " in_use %" PRIu64 "\n",
             PROG, st->accepts, st->accept_refused, st->sessions_total, st->frames_in,
             st->frames_out, st->bytes_in, st->bytes_out,
             st->frames_rejected[GS_REJECT_TOO_BIG] + st->frames_rejected[GS_REJECT_ZERO_LEN],
             atomic_load_explicit(&s->echo_failed, memory_order_relaxed), unsent,
-            disconnects_total(st), used ? " (" : "", reasons, used ? ")" : "");
+            disconnects_total(st), used ? " (" : "", reasons, used ? ")" : "", ps.blocks_total,
+            ps.high_water, ps.in_use);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -406,9 +416,15 @@ int main(int argc, char **argv) {
     cfg.send_soft_limit = o.send_soft_limit;
     cfg.idle_timeout_ms = o.idle_timeout_ms;
 
+    srv.pool = gs_pool_create(NULL);
+    if (!srv.pool) {
+        fprintf(stderr, "%s: cannot create the packet pool: out of memory\n", PROG);
+        return 1;
+    }
     int rc = gs_net_create(&srv.net, &cfg);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot create the network instance: %s\n", PROG, gs_strerror(rc));
+        gs_pool_destroy(srv.pool);
         return 1;
     }
     gs_listen_config_t lc = {.host = o.host, .port = o.port, .raw = o.raw};
@@ -417,12 +433,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: cannot listen on %s port %u: %s\n", PROG, o.host, (unsigned)o.port,
                 gs_strerror(rc));
         gs_net_destroy(srv.net);
+        gs_pool_destroy(srv.pool);
         return 1;
     }
     rc = gs_net_start(srv.net);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot start the IO threads: %s\n", PROG, gs_strerror(rc));
         gs_net_destroy(srv.net);
+        gs_pool_destroy(srv.pool);
         return 1;
     }
 
@@ -447,7 +465,7 @@ int main(int argc, char **argv) {
             continue;
         if (o.stats) {
             gs_net_stats(srv.net, &cur);
-            stats_line(&cur, &prev, (double)(now - prev_ns) / 1e9);
+            stats_line(&srv, &cur, &prev, (double)(now - prev_ns) / 1e9);
             prev = cur;
             prev_ns = now;
         }
@@ -461,6 +479,8 @@ int main(int argc, char **argv) {
     gs_net_stats(srv.net, &cur);
     final_line(&srv, &cur, unsent);
     gs_net_destroy(srv.net);
+    /* After the IO threads are joined: every packet has been released. */
+    gs_pool_destroy(srv.pool);
     printf("%s: stopped\n", PROG);
     fflush(stdout);
     return 0;
