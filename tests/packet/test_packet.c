@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Packets: layout and header, references across threads with exactly one release, and a
- * broadcast to K sessions over real sockets that costs one pool allocation and no copy. */
+/* Packets: layout and header, references across threads with exactly one release.
+ * test_packet_broadcast.c sends one packet to K sessions over real sockets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "gs/packet.h"
-#include "net_harness.h"
 
 static gs_pool_stats_t stats_of(gs_pool_t *p) {
     gs_pool_stats_t st;
@@ -97,69 +95,10 @@ static void test_refs_across_threads_release_once(void **state) {
     gs_pool_destroy(pool);
 }
 
-/* ---- broadcast over sockets --------------------------------------------------------------- */
-
-enum { K = 16 };
-
-static int released(void *arg) {
-    (void)arg;
-    return atomic_load(&releases) > 0;
-}
-
-static void test_broadcast_one_alloc_no_copy(void **state) {
-    (void)state;
-    gs_pool_t *pool = gs_pool_create(NULL);
-    th_server_t srv;
-    th_server_start(&srv, NULL, TH_SINK, 0);
-    int fds[K];
-    gs_session_id_t ids[K];
-    for (int i = 0; i < K; i++) {
-        fds[i] = th_connect(srv.port);
-        ids[i] = th_server_session(&srv, (unsigned)i);
-    }
-
-    uint8_t body[3000];
-    for (size_t i = 0; i < sizeof(body); i++)
-        body[i] = (uint8_t)(i * 31 + 7);
-    gs_pool_stats_t before = stats_of(pool);
-    gs_packet_t *p = gs_packet_frame(pool, 0xBEEF, body, sizeof(body));
-    watch(p);
-    for (int i = 0; i < K; i++) {
-        /* Every send gets the same descriptor; net sends from buf->data, never a copy. */
-        assert_int_equal(gs_session_send(srv.net, ids[i], &p->buf), 0);
-    }
-    /* Each queued send holds its own reference until its bytes have left. */
-    assert_true(atomic_load(&p->buf.refs) >= 1);
-    assert_true(atomic_load(&p->buf.refs) <= K + 1);
-    gs_packet_unref(p);
-
-    uint8_t got[sizeof(body)];
-    for (int i = 0; i < K; i++) {
-        uint32_t msg_id = 0;
-        assert_int_equal(th_read_frame(fds[i], &msg_id, got, sizeof(got), 5000), sizeof(body));
-        assert_int_equal(msg_id, 0xBEEF);
-        assert_memory_equal(got, body, sizeof(body));
-    }
-    /* The clients can read the bytes before the server has handled the last send's completion,
-     * which is what drops the last reference: wait for it. */
-    assert_true(th_wait_until(released, NULL, 5000));
-    gs_pool_stats_t after = stats_of(pool);
-    /* One block for K sessions, released once when the last send completed. */
-    assert_int_equal(after.allocs - before.allocs, 1);
-    assert_int_equal(atomic_load(&releases), 1);
-    assert_int_equal(after.in_use, before.in_use);
-
-    for (int i = 0; i < K; i++)
-        close(fds[i]);
-    th_server_stop(&srv, 0);
-    gs_pool_destroy(pool);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_and_header),
         cmocka_unit_test(test_refs_across_threads_release_once),
-        cmocka_unit_test(test_broadcast_one_alloc_no_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
