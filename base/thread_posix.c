@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Thread and mutex shim over POSIX threads, so that no layer includes pthread.h itself. */
+/* Thread, mutex and thread-local key shim over POSIX threads, so that no layer includes pthread.h
+ * itself. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,3 +129,5 @@ void *gs_tls_get(const gs_tls_key_t *key) {
 int gs_tls_set(gs_tls_key_t *key, void *value) {
     return pthread_setspecific(*native_key(key), value) == 0 ? 0 : GS_ENOMEM;
 }
+
+void gs_thread_yield(void) { (void)sched_yield(); }

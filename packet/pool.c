@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Block pool: size classes carved from slabs, a cache per thread per pool, and a shared free list
- * per class that caches refill from and flush to in batches.
+/* Block pool: size classes carved from slabs, a cache per thread per pool, and a shared stack of
+ * batches per class that caches refill from and flush to.
  *
- * Why a mutex on the shared list rather than a lock-free stack: a lock-free stack of blocks needs
- * ABA protection (a double-width CAS, which C11 does not offer portably, or hazard pointers), and
- * the shared list is only touched once per batch (cache_max / 2 blocks, 32 by default), so an
- * uncontended lock costs well under 1 ns per block. bench/packet_bench measures the result
- * against malloc/free on the cross-thread pattern that matters (encode on one thread, last
- * unref after the send on an IO thread). */
+ * A batch is one block (its head) holding the addresses of the others, so moving a batch between
+ * a cache and the shared stack touches one block, not a linked list whose every node was last
+ * written by another core.
+ *
+ * Why a spinlock on the shared stack rather than a lock-free stack: a lock-free stack needs ABA
+ * protection (a double-width CAS, which C11 does not offer portably, or hazard pointers), and the
+ * stack is touched once per batch (up to 31 blocks) for a handful of instructions, so a short
+ * spinlock that yields when it is held for long costs little; a mutex would sleep in the kernel
+ * when two cores meet there. bench/packet_bench measures the result against malloc/free on the
+ * cross-thread pattern that matters (encode on one thread, last unref after the send on an IO
+ * thread). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,12 +32,34 @@ typedef struct block_hdr {
 } block_hdr_t;
 _Static_assert(sizeof(block_hdr_t) == 16, "block header must keep blocks 16-byte aligned");
 
-/* A free block's own bytes link it into a batch, and batches into the shared stack. */
-typedef struct free_node {
-    struct free_node *next;       /* next block of the same batch */
-    struct free_node *next_batch; /* next batch (valid on a batch head only) */
-    uint32_t count;               /* blocks in this batch (valid on a batch head only) */
-} free_node_t;
+/* A free block that heads a batch lists the other blocks of the batch in its own bytes. The
+ * smallest class (256 B) fits 30 addresses after the header, so a batch is at most 31 blocks. */
+#define BATCH_OTHERS_MAX 30u
+#define BATCH_MAX        (BATCH_OTHERS_MAX + 1u)
+typedef struct batch {
+    struct batch *next; /* next batch on the shared stack */
+    uint32_t count;     /* blocks in the batch, this head included */
+    void *others[BATCH_OTHERS_MAX];
+} batch_t;
+_Static_assert(sizeof(batch_t) <= 256, "a batch head must fit in the smallest class");
+
+/* Test-and-test-and-set lock for the few instructions of a push or pop; yields the CPU when the
+ * holder seems preempted rather than burning the rest of the time slice. */
+typedef struct spin {
+    _Atomic int held;
+} spin_t;
+
+static void spin_lock(spin_t *l) {
+    for (unsigned spins = 0;; spins++) {
+        if (!atomic_load_explicit(&l->held, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+            return;
+        if (spins >= 64)
+            gs_thread_yield();
+    }
+}
+
+static void spin_unlock(spin_t *l) { atomic_store_explicit(&l->held, 0, memory_order_release); }
 
 typedef struct slab {
     struct slab *next;
@@ -49,8 +76,10 @@ static inline void bump(ctr_t *c) {
 }
 static inline uint64_t rd(const ctr_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
 
+/* Cache hits are not counted: every allocation that is not a hit follows a successful refill,
+ * so hits = allocs - refills. */
 typedef struct class_ctrs {
-    ctr_t allocs, frees, hits, refills, flushes;
+    ctr_t allocs, frees, refills, flushes;
 } class_ctrs_t;
 
 typedef struct ctrs {
@@ -63,13 +92,13 @@ typedef struct tcache {
     gs_pool_t *pool;
     ctrs_t ctrs;
     uint32_t count[GS_POOL_CLASSES];
-    free_node_t **slots; /* GS_POOL_CLASSES rows of cache_max */
+    void **slots; /* GS_POOL_CLASSES rows of cache_max */
 } tcache_t;
 
 typedef struct pool_class {
-    gs_mutex_t lock;
-    free_node_t *batches; /* shared stack of batches */
-    uint64_t free_blocks; /* blocks in batches */
+    _Alignas(GS_CACHELINE) spin_t lock; /* batches, free_blocks, blocks_total, high_water */
+    batch_t *batches;                   /* shared stack */
+    uint64_t free_blocks;               /* blocks in batches */
     uint64_t blocks_total;
     uint64_t high_water;
     uint32_t size;   /* usable bytes */
@@ -79,6 +108,7 @@ typedef struct pool_class {
 
 struct gs_pool {
     pool_class_t cls[GS_POOL_CLASSES];
+    uint64_t serial; /* tells this pool from an earlier one at the same address */
     gs_tls_key_t key;
     uint32_t cache_max;
     uint32_t batch;
@@ -118,7 +148,6 @@ static void add_ctrs(ctrs_t *to, const ctrs_t *from) {
         class_ctrs_t *t = &to->cls[c];
         atomic_fetch_add_explicit(&t->allocs, rd(&f->allocs), memory_order_relaxed);
         atomic_fetch_add_explicit(&t->frees, rd(&f->frees), memory_order_relaxed);
-        atomic_fetch_add_explicit(&t->hits, rd(&f->hits), memory_order_relaxed);
         atomic_fetch_add_explicit(&t->refills, rd(&f->refills), memory_order_relaxed);
         atomic_fetch_add_explicit(&t->flushes, rd(&f->flushes), memory_order_relaxed);
     }
@@ -134,19 +163,25 @@ static void note_high_water(pool_class_t *pc) {
         pc->high_water = outside;
 }
 
-/* Push a chain of n blocks (linked through next) as one batch. */
-static void shared_push(pool_class_t *pc, free_node_t *head, uint32_t n) {
+/* Make blocks[0..n) one batch (n <= BATCH_MAX) headed by blocks[0]. */
+static batch_t *make_batch(void *const *blocks, uint32_t n) {
+    batch_t *head = blocks[0];
     head->count = n;
-    gs_mutex_lock(&pc->lock);
-    head->next_batch = pc->batches;
-    pc->batches = head;
-    pc->free_blocks += n;
-    gs_mutex_unlock(&pc->lock);
+    memcpy(head->others, blocks + 1, (n - 1) * sizeof(void *));
+    return head;
 }
 
-/* Carve a new slab for class c; the first `take` blocks go to out[], the rest to the shared
- * list. Called with pc->lock held. Returns the number of blocks put in out[]. */
-static uint32_t grow(gs_pool_t *p, int c, free_node_t **out, uint32_t take) {
+static void shared_push(pool_class_t *pc, batch_t *head) {
+    spin_lock(&pc->lock);
+    head->next = pc->batches;
+    pc->batches = head;
+    pc->free_blocks += head->count;
+    spin_unlock(&pc->lock);
+}
+
+/* Carve a new slab for class c: the first `take` blocks go to out[], the rest to the shared
+ * stack in batches of p->batch. Returns the number of blocks put in out[]. */
+static uint32_t grow(gs_pool_t *p, int c, void **out, uint32_t take) {
     pool_class_t *pc = &p->cls[c];
     size_t bytes = sizeof(slab_t) + (size_t)pc->per_slab * pc->stride;
 
@@ -163,57 +198,68 @@ static uint32_t grow(gs_pool_t *p, int c, free_node_t **out, uint32_t take) {
     p->slabs = s;
     gs_mutex_unlock(&p->lock);
 
-    /* The blocks beyond `take` go to the shared list in batches of at most p->batch, so that a
-     * refill never gets more than a cache holds. */
-    uint32_t got = 0;
-    free_node_t *head = NULL;
-    uint32_t in_batch = 0;
+    void *group[BATCH_MAX];
+    uint32_t got = 0, in_group = 0;
+    batch_t *first = NULL, *last = NULL;
+    uint64_t shared = 0;
     for (uint32_t i = 0; i < pc->per_slab; i++) {
         block_hdr_t *h = (block_hdr_t *)(void *)(s->blocks + (size_t)i * pc->stride);
         h->pool = p;
         h->cls = (uint32_t)c;
         h->size = pc->size;
-        free_node_t *n = (free_node_t *)(void *)(h + 1);
         if (got < take) {
-            out[got++] = n;
+            out[got++] = h + 1;
             continue;
         }
-        n->next = head;
-        head = n;
-        if (++in_batch == p->batch || i + 1 == pc->per_slab) {
-            head->count = in_batch;
-            head->next_batch = pc->batches;
-            pc->batches = head;
-            pc->free_blocks += in_batch;
-            head = NULL;
-            in_batch = 0;
+        group[in_group++] = h + 1;
+        if (in_group == p->batch || i + 1 == pc->per_slab) {
+            batch_t *b = make_batch(group, in_group);
+            b->next = NULL;
+            if (last)
+                last->next = b;
+            else
+                first = b;
+            last = b;
+            shared += in_group;
+            in_group = 0;
         }
+    }
+    /* One lock for the whole slab: splice the chain of new batches onto the stack. */
+    spin_lock(&pc->lock);
+    if (first) {
+        last->next = pc->batches;
+        pc->batches = first;
+        pc->free_blocks += shared;
     }
     pc->blocks_total += pc->per_slab;
     note_high_water(pc);
+    spin_unlock(&pc->lock);
     return got;
 }
 
-/* Fill the cache of class c with one batch. Returns the number of blocks now cached. */
+/* Fill the empty cache of class c with one batch, or a new slab's first blocks. Returns the
+ * number of blocks now cached. */
 static uint32_t refill(gs_pool_t *p, tcache_t *tc, int c) {
     pool_class_t *pc = &p->cls[c];
-    free_node_t **slots = tc->slots + (size_t)c * p->cache_max;
-    uint32_t n = 0;
+    void **slots = tc->slots + (size_t)c * p->cache_max;
+    uint32_t n;
 
-    gs_mutex_lock(&pc->lock);
-    free_node_t *head = pc->batches;
+    spin_lock(&pc->lock);
+    batch_t *head = pc->batches;
     if (head) {
-        pc->batches = head->next_batch;
+        pc->batches = head->next;
         pc->free_blocks -= head->count;
         note_high_water(pc);
-        gs_mutex_unlock(&pc->lock);
-        /* A batch never holds more than cache_max blocks (flushes move at most cache_max, a new
-         * slab is split into batches of p->batch), so it always fits the empty cache. */
-        for (free_node_t *b = head; b; b = b->next)
-            slots[n++] = b;
+    }
+    spin_unlock(&pc->lock);
+    if (head) {
+        /* Only the head's bytes (the list) are read here; the other blocks are not touched until
+         * they are allocated. The head, warm from that read, is handed out first. */
+        n = head->count;
+        memcpy(slots, head->others, (n - 1) * sizeof(void *));
+        slots[n - 1] = head;
     } else {
         n = grow(p, c, slots, p->batch);
-        gs_mutex_unlock(&pc->lock);
     }
     tc->count[c] = n;
     if (n)
@@ -221,22 +267,34 @@ static uint32_t refill(gs_pool_t *p, tcache_t *tc, int c) {
     return n;
 }
 
-/* Give the oldest `n` cached blocks of class c back as one batch. */
-static void flush(gs_pool_t *p, tcache_t *tc, int c, uint32_t n) {
-    free_node_t **slots = tc->slots + (size_t)c * p->cache_max;
-    if (n == 0)
-        return;
-    for (uint32_t i = 0; i + 1 < n; i++)
-        slots[i]->next = slots[i + 1];
-    slots[n - 1]->next = NULL;
-    shared_push(&p->cls[c], slots[0], n);
+/* Give the oldest `n` (<= BATCH_MAX) cached blocks of class c back as one batch. */
+static void flush_some(gs_pool_t *p, tcache_t *tc, int c, uint32_t n) {
+    void **slots = tc->slots + (size_t)c * p->cache_max;
+    shared_push(&p->cls[c], make_batch(slots, n));
     /* Keep the most recently freed (cache-warm) blocks. */
     memmove(slots, slots + n, (tc->count[c] - n) * sizeof(*slots));
     tc->count[c] -= n;
     bump(&tc->ctrs.cls[c].flushes);
 }
 
+/* Everything cached in class c goes back. */
+static void flush_all(gs_pool_t *p, tcache_t *tc, int c) {
+    while (tc->count[c] != 0)
+        flush_some(p, tc, c, tc->count[c] < BATCH_MAX ? tc->count[c] : BATCH_MAX);
+}
+
 /* ---- thread caches ------------------------------------------------------------------------ */
+
+/* The last (pool, cache) pair this thread used: one compare instead of a thread-specific-data
+ * lookup on every allocation and free. The serial tells a pool from an earlier one destroyed at
+ * the same address; the cache it names is only dereferenced after that check. */
+static _Thread_local struct {
+    const gs_pool_t *pool;
+    uint64_t serial;
+    tcache_t *tc;
+} last_cache;
+
+static _Atomic uint64_t next_serial = 1;
 
 /* Thread exit (TLS destructor): everything cached goes back, counters are kept. */
 static void cache_retire(void *value) {
@@ -244,31 +302,43 @@ static void cache_retire(void *value) {
     gs_pool_t *p = tc->pool;
 
     for (int c = 0; c < GS_POOL_CLASSES; c++)
-        flush(p, tc, c, tc->count[c]);
+        flush_all(p, tc, c);
     gs_mutex_lock(&p->lock);
     add_ctrs(&p->retired, &tc->ctrs);
     gs_list_remove(&tc->link);
     gs_mutex_unlock(&p->lock);
+    /* Another key's destructor may still use a pool on this thread: it must not find this one. */
+    if (last_cache.tc == tc)
+        last_cache.pool = NULL;
     free(tc);
 }
 
-static tcache_t *cache_get(gs_pool_t *p) {
+static tcache_t *cache_slow(gs_pool_t *p) {
     tcache_t *tc = gs_tls_get(&p->key);
-    if (tc)
-        return tc;
-    tc = calloc(1, sizeof(*tc) + sizeof(free_node_t *) * GS_POOL_CLASSES * p->cache_max);
-    if (!tc)
-        return NULL;
-    tc->pool = p;
-    tc->slots = (free_node_t **)(void *)(tc + 1);
-    if (gs_tls_set(&p->key, tc) != 0) {
-        free(tc);
-        return NULL;
+    if (!tc) {
+        tc = calloc(1, sizeof(*tc) + sizeof(void *) * GS_POOL_CLASSES * p->cache_max);
+        if (!tc)
+            return NULL;
+        tc->pool = p;
+        tc->slots = (void **)(void *)(tc + 1);
+        if (gs_tls_set(&p->key, tc) != 0) {
+            free(tc);
+            return NULL;
+        }
+        gs_mutex_lock(&p->lock);
+        gs_list_insert_tail(&p->caches, &tc->link);
+        gs_mutex_unlock(&p->lock);
     }
-    gs_mutex_lock(&p->lock);
-    gs_list_insert_tail(&p->caches, &tc->link);
-    gs_mutex_unlock(&p->lock);
+    last_cache.pool = p;
+    last_cache.serial = p->serial;
+    last_cache.tc = tc;
     return tc;
+}
+
+static inline tcache_t *cache_get(gs_pool_t *p) {
+    if (last_cache.pool == p && last_cache.serial == p->serial)
+        return last_cache.tc;
+    return cache_slow(p);
 }
 
 /* ---- public ------------------------------------------------------------------------------- */
@@ -282,11 +352,14 @@ gs_pool_t *gs_pool_create(const gs_pool_config_t *cfg) {
     if (p->cache_max < 2)
         p->cache_max = 2;
     p->batch = p->cache_max / 2;
+    if (p->batch > BATCH_MAX)
+        p->batch = BATCH_MAX;
+    p->serial = atomic_fetch_add(&next_serial, 1);
     p->max_bytes = c.max_bytes;
     uint32_t slab_bytes = c.slab_bytes ? c.slab_bytes : SLAB_BYTES_DEFAULT;
     for (int i = 0; i < GS_POOL_CLASSES; i++) {
         pool_class_t *pc = &p->cls[i];
-        gs_mutex_init(&pc->lock);
+        atomic_init(&pc->lock.held, 0);
         pc->size = class_sizes[i];
         pc->stride = (uint32_t)sizeof(block_hdr_t) + pc->size;
         pc->per_slab = slab_bytes / pc->stride;
@@ -296,8 +369,6 @@ gs_pool_t *gs_pool_create(const gs_pool_config_t *cfg) {
     gs_mutex_init(&p->lock);
     gs_list_init(&p->caches);
     if (gs_tls_key_create(&p->key, cache_retire) != 0) {
-        for (int i = 0; i < GS_POOL_CLASSES; i++)
-            gs_mutex_fini(&p->cls[i].lock);
         gs_mutex_fini(&p->lock);
         free(p);
         return NULL;
@@ -324,9 +395,11 @@ void gs_pool_destroy(gs_pool_t *p) {
         next = s->next;
         free(s);
     }
-    for (int i = 0; i < GS_POOL_CLASSES; i++)
-        gs_mutex_fini(&p->cls[i].lock);
     gs_mutex_fini(&p->lock);
+    /* This thread's shortcut would otherwise match a new pool at the same address until the
+     * serial check; clear it anyway so that nothing reads freed memory by mistake. */
+    if (last_cache.pool == p)
+        last_cache.pool = NULL;
     free(p);
 }
 
@@ -361,14 +434,11 @@ void *gs_pool_alloc(gs_pool_t *p, size_t size) {
         atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
         return NULL;
     }
-    class_ctrs_t *cc = &tc->ctrs.cls[c];
-    if (tc->count[c] != 0) {
-        bump(&cc->hits);
-    } else if (refill(p, tc, c) == 0) {
+    if (tc->count[c] == 0 && refill(p, tc, c) == 0) {
         atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
         return NULL;
     }
-    bump(&cc->allocs);
+    bump(&tc->ctrs.cls[c].allocs);
     return tc->slots[(size_t)c * p->cache_max + --tc->count[c]];
 }
 
@@ -390,17 +460,15 @@ void gs_pool_free(void *block) {
             atomic_fetch_add_explicit(&p->orphan_frees[FALLBACK_CLASS], 1, memory_order_relaxed);
         return;
     }
-    free_node_t *n = block;
     if (!tc) {
-        /* No cache for this thread (its allocation failed): straight to the shared list. */
-        n->next = NULL;
-        shared_push(&p->cls[c], n, 1);
+        /* No cache for this thread (its allocation failed): straight to the shared stack. */
+        shared_push(&p->cls[c], make_batch(&block, 1));
         atomic_fetch_add_explicit(&p->orphan_frees[c], 1, memory_order_relaxed);
         return;
     }
     if (tc->count[c] == p->cache_max)
-        flush(p, tc, (int)c, p->batch);
-    tc->slots[(size_t)c * p->cache_max + tc->count[c]++] = n;
+        flush_some(p, tc, (int)c, p->batch);
+    tc->slots[(size_t)c * p->cache_max + tc->count[c]++] = block;
     bump(&tc->ctrs.cls[c].frees);
 }
 
@@ -411,7 +479,7 @@ void gs_pool_thread_flush(gs_pool_t *p) {
     if (!tc)
         return;
     for (int c = 0; c < GS_POOL_CLASSES; c++)
-        flush(p, tc, c, tc->count[c]);
+        flush_all(p, tc, c);
 }
 
 static uint64_t diff(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
@@ -434,16 +502,16 @@ void gs_pool_stats(gs_pool_t *p, gs_pool_stats_t *out) {
         pool_class_t *pc = &p->cls[c];
         gs_pool_class_stats_t *cs = &out->classes[c];
         const class_ctrs_t *s = &sum.cls[c];
-        gs_mutex_lock(&pc->lock);
+        spin_lock(&pc->lock);
         cs->blocks_total = pc->blocks_total;
         cs->high_water = pc->high_water;
-        gs_mutex_unlock(&pc->lock);
+        spin_unlock(&pc->lock);
         cs->block_size = pc->size;
         cs->allocs = rd(&s->allocs);
         uint64_t frees = rd(&s->frees) + atomic_load(&p->orphan_frees[c]);
         cs->in_use = diff(cs->allocs, frees);
-        cs->cache_hits = rd(&s->hits);
         cs->refills = rd(&s->refills);
+        cs->cache_hits = diff(cs->allocs, cs->refills);
         cs->flushes = rd(&s->flushes);
         out->blocks_total += cs->blocks_total;
         out->in_use += cs->in_use;

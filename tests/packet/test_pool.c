@@ -285,6 +285,24 @@ static void test_free_only_thread_flushes(void **state) {
     gs_pool_destroy(p);
 }
 
+/* A pool created where a destroyed one lived must not inherit the thread's shortcut to the old
+ * pool's cache (freed memory: ASan would see it; the counters would too). */
+static void test_recreate_at_same_address(void **state) {
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        gs_pool_t *p = gs_pool_create(NULL);
+        void *b = gs_pool_alloc(p, 10);
+        assert_non_null(b);
+        gs_pool_free(b);
+        gs_pool_stats_t st = stats_of(p);
+        assert_int_equal(st.threads, 1);
+        assert_int_equal(st.allocs, 1);
+        assert_int_equal(st.in_use, 0);
+        assert_int_equal(st.cache_hits, 0); /* the first allocation refilled */
+        gs_pool_destroy(p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes_and_alignment),
@@ -295,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_thread_exit_returns_cache),
         cmocka_unit_test(test_two_pools_one_thread),
         cmocka_unit_test(test_free_only_thread_flushes),
+        cmocka_unit_test(test_recreate_at_same_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

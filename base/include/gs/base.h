@@ -81,6 +81,8 @@ void gs_log(gs_log_level_t level, const char *component, const char *fmt, ...) G
 uint64_t gs_now_ns(void);
 static inline uint64_t gs_now_ms(void) { return gs_now_ns() / 1000000u; }
 void gs_sleep_ms(uint32_t ms);
+/* Give the CPU to another runnable thread (sched_yield / SwitchToThread). */
+void gs_thread_yield(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Threads: a thin shim so that layers never include pthread.h or windows.h themselves.
