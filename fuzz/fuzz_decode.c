@@ -10,6 +10,7 @@
 
 #include "chat_proto.h"
 #include "gs/packet.h"
+#include "pb_walk.h"
 
 /* Input layout:
  *   byte 0   index of the message type in chat_proto_messages, modulo their count.
@@ -39,68 +40,6 @@ static harness_t *harness(void) {
             die("set-up failed", NULL, 0, 0);
     }
     return &h;
-}
-
-/* Strict UTF-8 (RFC 3629), independent of packet/text.c. */
-static int utf8_ok(const uint8_t *s, size_t n) {
-    static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-    size_t i = 0;
-    while (i < n) {
-        uint32_t c = s[i], cp;
-        size_t k;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            k = 1, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0)
-            k = 2, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0)
-            k = 3, cp = c & 0x07;
-        else
-            return 0;
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3Fu);
-        }
-        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
-/* Every string of m, nested and repeated ones included, is strict UTF-8; reads all of them. */
-static int strings_ok(const ProtobufCMessage *m) {
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        size_t n = 1;
-        void *const *items = (void *const *)(base + f->offset);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(base + f->quantifier_offset);
-            items = *(void *const *const *)(base + f->offset);
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (items[k] == NULL)
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                const char *s = items[k];
-                if (!utf8_ok((const uint8_t *)s, strlen(s)))
-                    return 0;
-            } else if (!strings_ok(items[k])) {
-                return 0;
-            }
-        }
-    }
-    return 1;
 }
 
 static uint64_t arena_bytes(const gs_arena_t *a) {
@@ -157,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         die("a body over max_body decoded", d, len, rc);
 
     if (rc == 0) {
-        if (!strings_ok(m))
+        if (!tp_strings_ok(m, tp_utf8_reference))
             die("decoded a string that is not UTF-8", d, len, rc);
         /* Round trip: what we decode we can pack, decode again, and pack to the same bytes. */
         size_t n1, n2;

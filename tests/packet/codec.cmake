@@ -5,7 +5,7 @@
 gs_add_proto(packet_codec_test_proto ${CMAKE_CURRENT_LIST_DIR}/codec_test.proto)
 gs_add_test(test_codec
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_codec.c
-  LIBS chat_proto packet_codec_test_proto gs_packet
+  LIBS chat_proto packet_codec_test_proto gs_packet gs_test_pb
   TIMEOUT 120
   LABELS unit)
 # wire_check.h (internal) for the depth-limit test.

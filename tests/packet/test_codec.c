@@ -15,6 +15,7 @@
 
 #include "chat_proto.h"
 #include "gs/packet.h"
+#include "pb_walk.h"
 #include "wire_check.h"
 #include "packet_codec_test_proto.h"
 
@@ -116,66 +117,6 @@ static uint32_t fnv1a_ref(const char *s) {
     for (size_t i = 0; s[i]; i++)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
     return h;
-}
-
-/* Strict UTF-8 (RFC 3629), written independently of packet/text.c. */
-static int utf8_ref(const uint8_t *s, size_t n) {
-    static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-    size_t i = 0;
-    while (i < n) {
-        uint32_t c = s[i], cp;
-        size_t k;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            k = 1, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            k = 2, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            k = 3, cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3Fu);
-        }
-        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
-/* Every string of a decoded message, nested and repeated ones included, is strict UTF-8. */
-static void assert_strings_valid(const ProtobufCMessage *m) {
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *fd = &d->fields[i];
-        if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        size_t n = 1;
-        void *const *items = (void *const *)(base + fd->offset);
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(base + fd->quantifier_offset);
-            items = *(void *const *const *)(base + fd->offset);
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (!items[k])
-                continue;
-            if (fd->type == PROTOBUF_C_TYPE_STRING) {
-                const char *s = items[k];
-                assert_true(utf8_ref((const uint8_t *)s, strlen(s)));
-            } else {
-                assert_strings_valid(items[k]);
-            }
-        }
-    }
 }
 
 static uint64_t rng_next(uint64_t *s) {
@@ -850,7 +791,7 @@ static void test_garbage_every_type(void **state) {
             case 0:
                 counts[0]++;
                 assert_ptr_equal(m->descriptor, d);
-                assert_strings_valid(m);
+                assert_true(tp_strings_ok(m, tp_utf8_reference));
                 /* Touch all of it: packing reads every field. */
                 assert_true(protobuf_c_message_get_packed_size(m) <= 2 * len + 16);
                 break;

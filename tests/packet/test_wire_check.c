@@ -16,6 +16,7 @@
 #include "chat.pb-c.h"
 #include "chat_proto.h"
 #include "gs/packet.h"
+#include "pb_walk.h"
 #include "wire_check.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -525,35 +526,6 @@ static void test_depth_limit(void **state) {
  * Every truncation and random mutations, against protobuf-c.
  * ------------------------------------------------------------------------------------------- */
 
-/* Every string reachable from a decoded message is valid UTF-8. */
-static int decoded_strings_ok(const ProtobufCMessage *m) {
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        size_t n = 1;
-        void *const *items = (void *const *)(base + f->offset);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(base + f->quantifier_offset);
-            items = *(void *const *const *)(base + f->offset);
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (items[k] == NULL)
-                continue;
-            if (f->type == PROTOBUF_C_TYPE_STRING) {
-                const char *s = items[k];
-                if (!gs_utf8_valid((const uint8_t *)s, strlen(s)))
-                    return 0;
-            } else if (!decoded_strings_ok(items[k])) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
-
 static void test_every_truncation(void **state) {
     (void)state;
     body_t c[CORPUS];
@@ -625,7 +597,7 @@ static void test_random_mutations(void **state) {
             ProtobufCMessage *msg = protobuf_c_message_unpack(src->d, NULL, n, b);
             if (!msg)
                 fail_msg("iteration %d: accepted, but protobuf-c refuses it", iter);
-            assert_true(decoded_strings_ok(msg));
+            assert_true(tp_strings_ok(msg, gs_utf8_valid));
             protobuf_c_message_free_unpacked(msg, NULL);
         }
     }

@@ -6,6 +6,6 @@ gs_add_test(test_text
   LIBS gs_packet LABELS unit)
 gs_add_test(test_wire_check
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wire_check.c
-  LIBS chat_proto gs_packet LABELS unit)
+  LIBS chat_proto gs_packet gs_test_pb LABELS unit)
 # wire_check.h is internal to packet/.
 target_include_directories(test_wire_check PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../packet)
