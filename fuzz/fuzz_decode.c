@@ -79,8 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             die("success without the message", d, len, rc);
         break;
     case GS_ETOOBIG:
-        /* The chat types allocate at most 60 bytes per body byte (tests/packet/test_codec.c,
-         * A12), so the bound refuses only bodies over max_body. */
+        /* The chat types allocate at most 24 bytes per body byte (tests/packet/test_codec.c,
+         * A12), far under the bound's 64, so it refuses only bodies over max_body. */
         if (len <= max_body)
             die("a body within max_body refused by the allocation bound", d, len, rc);
         /* fallthrough */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Encode protobuf-c messages into pooled packets; decode frame bodies into a bounded arena. */
+/* Encode protobuf-c messages into pooled packets; decode frame bodies into a bounded arena with
+ * the single-pass validating decoder (decoder.c). */
 #include "gs/packet.h"
-#include "wire_check.h"
+#include "decoder.h"
 
 int gs_msg_encode(const gs_msg_registry_t *r, gs_pool_t *pool, const ProtobufCMessage *msg,
                   gs_packet_t **out) {
@@ -42,25 +43,12 @@ int gs_msg_decode(const gs_msg_registry_t *r, gs_arena_t *a, uint32_t msg_id, co
         return GS_EBADID;
     if (len > gs_msg_registry_max_body(r))
         return GS_ETOOBIG;
-    int rc = gs__wire_check(d, body, len);
-    if (rc != 0)
-        return rc;
-
+    /* One pass: structure, text and allocation checked while the message is built. */
     gs_arena_stats_t before;
     gs_arena_stats(a, &before);
     gs_arena_set_limit(a,
                        before.bytes + (size_t)GS_DECODE_ALLOC_FACTOR * len + GS_DECODE_ALLOC_BASE);
-    static const uint8_t empty[1];
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(d, gs_arena_allocator(a), len, body ? body : empty);
+    int rc = gs__decode(d, a, body, len, out);
     gs_arena_set_limit(a, 0);
-    if (!m) {
-        gs_arena_stats_t after;
-        gs_arena_stats(a, &after);
-        if (after.refusals != before.refusals)
-            return GS_ETOOBIG;
-        return after.failures != before.failures ? GS_ENOMEM : GS_EBADMSG;
-    }
-    *out = m;
-    return 0;
+    return rc;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal to packet/: a pre-pass over an untrusted protobuf body, run by gs_msg_decode before
- * protobuf_c_message_unpack, that checks the wire structure and the text of every string field. */
+/* Internal to packet/: one pass over an untrusted protobuf body that checks the wire structure and
+ * the text of every string field, without allocating. It defines how bodies are classified: the
+ * decoder (decoder.c) refuses exactly what it refuses, and calls it on its error path to report
+ * the same code. */
 #ifndef GS_PACKET_WIRE_CHECK_H
 #define GS_PACKET_WIRE_CHECK_H
 

@@ -197,15 +197,18 @@ void gs_arena_stats(const gs_arena_t *a, gs_arena_stats_t *out);
 int gs_msg_encode(const gs_msg_registry_t *r, gs_pool_t *pool, const ProtobufCMessage *msg,
                   gs_packet_t **out);
 
-/* Decode a frame body of type msg_id into arena a. Before unpacking, every string field
- * (nested messages included) is checked on the wire: valid UTF-8 (as proto3 requires) and no
- * NUL byte, since C strings would silently shorten at one. The decoded message is borrowed
- * from the arena: valid until gs_arena_reset, never freed on its own. The arena's limit is
- * set for this decode (see GS_DECODE_ALLOC_FACTOR); reset the arena after the handler returns.
+/* Decode a frame body of type msg_id into arena a, in one validating pass (packet/decoder.c):
+ * the wire structure, and every string field (nested ones included) as valid UTF-8 (as proto3
+ * requires) without a NUL byte, since C strings would silently shorten at one. The result is laid
+ * out as protobuf-c's unpack lays it out, except that unknown fields are skipped, not kept. It is
+ * borrowed from the arena: valid until gs_arena_reset, never freed on its own (never pass it to
+ * protobuf_c_message_free_unpacked). The arena's limit is set for this decode (see
+ * GS_DECODE_ALLOC_FACTOR); reset the arena after the handler returns.
  * Returns 0; GS_EBADID (unknown id); GS_ETOOBIG (body over max_body, or it would allocate past
  * the limit); GS_EBADTEXT (a string field is not valid UTF-8 or holds NUL); GS_EBADMSG (any
- * other malformed body); GS_ENOMEM (malloc failed for a new arena block). On error *out is NULL and
- * the arena holds nothing worth keeping. */
+ * other malformed body, including a non-repeated message field that occurs twice); GS_ENOMEM
+ * (malloc failed for a new arena block). On error *out is NULL and the arena holds nothing worth
+ * keeping. */
 int gs_msg_decode(const gs_msg_registry_t *r, gs_arena_t *a, uint32_t msg_id, const uint8_t *body,
                   uint32_t len, ProtobufCMessage **out);
 
