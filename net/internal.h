@@ -19,10 +19,11 @@ enum { GS__S_CONNECTING = 1, GS__S_OPEN, GS__S_CLOSED };
 
 /* Inbox work flags (gs__session_t.pending): why a session was pushed to its loop's inbox. */
 enum {
-    GS__P_KICK = 1u << 0,    /* a foreign thread won the send flag: flush the queue */
-    GS__P_CLOSE = 1u << 1,   /* a foreign thread asked for a close (reason in close_reason) */
-    GS__P_CONNECT = 1u << 2, /* a new outgoing session: post its connect */
-    GS__P_RELEASE = 1u << 3, /* a foreign put dropped the last reference */
+    GS__P_KICK = 1u << 0,          /* a foreign thread won the send flag: flush the queue */
+    GS__P_CLOSE = 1u << 1,         /* a foreign thread asked for a close (reason in close_reason) */
+    GS__P_CONNECT = 1u << 2,       /* a new outgoing session: post its connect */
+    GS__P_RELEASE = 1u << 3,       /* a foreign put dropped the last reference */
+    GS__P_CLOSE_FLUSHED = 1u << 4, /* a foreign thread asked to close once its sends are out */
 };
 
 /* A queued buffer reference: the per-(session, buffer) link, since one buffer may sit in many
@@ -52,6 +53,12 @@ struct gs__send_req {
     gs__iov_t *iov;
 };
 
+/* Why a session closes once its send queue is flushed (gs__session_t.peer_eof bits). */
+enum {
+    GS__EOF_PEER = 1u << 0,  /* orderly end from the peer */
+    GS__EOF_LOCAL = 1u << 1, /* gs_session_close_flushed: frame_start_ms holds the deadline */
+};
+
 struct gs__session {
     gs__life_t *life; /* into the table; generation + references */
     gs_net_t *net;
@@ -64,7 +71,7 @@ struct gs__session {
     intptr_t fd;
     uint8_t state;
     uint8_t raw;
-    uint8_t peer_eof;    /* orderly end seen: close once the queue is flushed */
+    uint8_t peer_eof;    /* GS__EOF_*: close once the queue is flushed */
     uint8_t send_parked; /* flag owned while connecting: send once open */
     uint32_t frames_this_feed;
     gs_mpsc_node_t inbox_node;
@@ -156,6 +163,10 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
 void gs__session_kick(gs__session_t *s);
 void gs__session_post_connect(gs__session_t *s);
 void gs__session_request_close(gs__session_t *s, gs_close_reason_t reason);
+/* gs_session_close_flushed: any thread. */
+void gs__session_request_close_flushed(gs__session_t *s);
+/* How long a session closing once flushed waits for its peer to take the last bytes. */
+#define GS__CLOSE_FLUSH_MS 2000u
 gs__send_req_t *gs__req_get(gs__loop_t *loop);
 void gs__req_put(gs__loop_t *loop, gs__send_req_t *req);
 void gs__loop_free_reqs(gs__loop_t *loop);

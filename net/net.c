@@ -330,6 +330,15 @@ int gs_session_disconnect(gs_net_t *net, gs_session_id_t id) {
     return 0;
 }
 
+int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    gs__session_request_close_flushed(s);
+    gs__session_put(s);
+    return 0;
+}
+
 int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user) {
     gs__session_t *s = acquire(net, id);
     if (!s)

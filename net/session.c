@@ -169,7 +169,15 @@ void gs__session_kick(gs__session_t *s) {
 
 static void maybe_close_after_flush(gs__session_t *s) {
     if (s->state == GS__S_OPEN && s->peer_eof)
-        gs__session_close(s, GS_CLOSE_PEER_CLOSE);
+        gs__session_close(s, s->peer_eof & GS__EOF_LOCAL ? GS_CLOSE_LOCAL : GS_CLOSE_PEER_CLOSE);
+}
+
+/* Loop thread: close once everything queued is out; if nothing is, now. */
+static void close_when_flushed(gs__session_t *s) {
+    if (atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0 && gs_mpsc_empty(&s->sendq))
+        gs__session_close(s, s->peer_eof & GS__EOF_LOCAL ? GS_CLOSE_LOCAL : GS_CLOSE_PEER_CLOSE);
+    else if (atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0)
+        flush_add(s); /* queue non-empty but nobody owns the flag: flush, then close */
 }
 
 /* Loop thread, caller owns the flag. Gather up to gather_max queued buffers into one send. */
@@ -322,8 +330,9 @@ static int deliver_frame(void *ctx, uint32_t msg_id, const uint8_t *body, uint32
     if (net->cfg.cb.on_frame)
         net->cfg.cb.on_frame(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
                              msg_id, body, len, net->cfg.user);
-    /* Stop delivering once the session was closed from the callback. */
-    return s->state == GS__S_OPEN ? 0 : 1;
+    /* Stop delivering once the session was closed (or set to close once flushed) from the
+     * callback. */
+    return s->state == GS__S_OPEN && !(s->peer_eof & GS__EOF_LOCAL) ? 0 : 1;
 }
 
 void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
@@ -332,6 +341,8 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
     if (s->state != GS__S_OPEN)
         return; /* closing: late bytes are dropped */
     gs__ctr_add(&loop->st.bytes_in, len);
+    if (s->peer_eof & GS__EOF_LOCAL)
+        return; /* closing once flushed: input no longer matters */
     s->last_recv_ms = loop->now_ms;
     if (s->raw) {
         if (net->cfg.cb.on_data)
@@ -354,6 +365,8 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
         gs__session_close(s, GS_CLOSE_NOMEM);
         return;
     }
+    if (s->peer_eof & GS__EOF_LOCAL)
+        return; /* a callback asked to close once flushed: frame_start_ms is that deadline */
     /* Partial-frame deadline counts from the first byte of the frame now incomplete. */
     if (!gs_framer_partial(&s->framer))
         s->frame_start_ms = 0;
@@ -370,11 +383,26 @@ void gs__on_recv_end(gs__session_t *s, int err) {
     }
     /* Orderly end from the peer (it may only have shut down its write side): deliver what is
      * still queued for it, then close (libuv shutdown_eof semantics). */
-    s->peer_eof = 1;
-    if (atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0 && gs_mpsc_empty(&s->sendq))
-        gs__session_close(s, GS_CLOSE_PEER_CLOSE);
-    else if (atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0)
-        flush_add(s); /* queue non-empty but nobody owns the flag: flush, then close */
+    s->peer_eof |= GS__EOF_PEER;
+    close_when_flushed(s);
+}
+
+/* Loop thread: gs_session_close_flushed. Input stops counting from now (frames that arrive are
+ * dropped); the close comes when the queue is out, or at the deadline if the peer does not read.
+ * The deadline lives in frame_start_ms, which no longer serves once input is dropped. */
+static void close_flushed(gs__session_t *s) {
+    if (s->state != GS__S_OPEN || (s->peer_eof & GS__EOF_LOCAL))
+        return;
+    s->peer_eof |= GS__EOF_LOCAL;
+    s->frame_start_ms = s->loop->now_ms + GS__CLOSE_FLUSH_MS;
+    close_when_flushed(s);
+}
+
+void gs__session_request_close_flushed(gs__session_t *s) {
+    if (gs__tls_loop == s->loop)
+        close_flushed(s);
+    else
+        inbox_post(s, GS__P_CLOSE_FLUSHED);
 }
 
 /* ---- opening ----------------------------------------------------------------------------- */
@@ -513,6 +541,8 @@ static void drain_inbox(gs__loop_t *loop) {
         }
         if (f & GS__P_KICK)
             flush_add(s);
+        if (f & GS__P_CLOSE_FLUSHED)
+            close_flushed(s);
         gs__session_put(s); /* the inbox's reference */
     }
 }
@@ -539,7 +569,10 @@ static void tick(gs__loop_t *loop) {
                 gs__session_close(s, GS_CLOSE_SHUTDOWN);
             continue;
         }
-        if (cfg->idle_timeout_ms && now - s->last_recv_ms >= cfg->idle_timeout_ms) {
+        if (s->peer_eof & GS__EOF_LOCAL) {
+            if (now >= s->frame_start_ms) /* the peer did not take its last bytes in time */
+                gs__session_close(s, GS_CLOSE_LOCAL);
+        } else if (cfg->idle_timeout_ms && now - s->last_recv_ms >= cfg->idle_timeout_ms) {
             gs__session_close(s, GS_CLOSE_IDLE_TIMEOUT);
         } else if (s->frame_start_ms && cfg->frame_timeout_ms != UINT32_MAX &&
                    now - s->frame_start_ms >= cfg->frame_timeout_ms) {

@@ -5,7 +5,8 @@
 # the contract-checking server, counted send buffers and client helpers they share.
 set(GS_LC_TEST_COMMON ${CMAKE_CURRENT_LIST_DIR}/test_lifecycle_common.c)
 foreach(t test_lifecycle_sendq test_lifecycle_deadlines test_lifecycle_peer
-         test_lifecycle_races test_lifecycle_shutdown test_lifecycle_callbacks)
+         test_lifecycle_races test_lifecycle_shutdown test_lifecycle_callbacks
+         test_lifecycle_close_flushed)
   gs_add_test(${t}
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${GS_LC_TEST_COMMON}
     LIBS gs_test_support

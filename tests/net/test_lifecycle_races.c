@@ -290,7 +290,11 @@ static void c05_on_open(lc_server_t *srv, gs_session_id_t id, void *su) {
     (void)su;
     for (uint32_t i = 0; i < 4; i++) {
         gs_buf_t *b = lc_buf(8, 32 * KIB, i);
-        if (!b || gs_session_send(srv->net, id, b) != 0)
+        int rc = b ? gs_session_send(srv->net, id, b) : GS_ENOMEM;
+        /* The test thread acts on the session from open_ns + 16 ms, and open_ns is recorded
+         * before this hook runs: on a loaded machine its disconnect can come first, and then
+         * the sends are refused as closing, as they must be. Anything else is an error. */
+        if (rc != 0 && rc != GS_ECLOSING)
             atomic_fetch_add(&srv->send_errors, 1);
         if (b)
             gs_buf_unref(b);

@@ -262,6 +262,11 @@ int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf);
  * session's IO thread. Queued sends are dropped (use gs_net_stop's flush for graceful close).
  * Returns 0, GS_ESTALE. Calling it twice is harmless (the first reason wins). */
 int gs_session_disconnect(gs_net_t *net, gs_session_id_t id);
+/* Close once what is queued (by then) has been sent: for a last reply before a cut (an error,
+ * a kick notice). Frames that arrive meanwhile are dropped. If the peer does not take the bytes
+ * within 2 s, the session closes anyway. on_close(LOCAL) follows. Any thread. Returns 0,
+ * GS_ESTALE. */
+int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id);
 
 /* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
 int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);

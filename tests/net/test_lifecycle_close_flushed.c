@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* gs_session_close_flushed: a last reply before a cut. What was queued arrives complete and in
+ * order, then an orderly end; frames the client sends meanwhile are dropped; a client that
+ * never reads is closed at the deadline anyway; the close reason is local; a stale id fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "test_lifecycle_common.h"
+
+typedef struct {
+    uint32_t frames, body;
+    _Atomic int rc;
+} last_words_t;
+
+/* On the client's first frame: queue the frames, then ask for the close. Later frames must
+ * never arrive here (the test counts them). */
+static void on_frame(lc_server_t *srv, gs_session_id_t id, void *su, uint32_t msg_id,
+                     const uint8_t *body, uint32_t len) {
+    (void)su;
+    (void)body;
+    (void)len;
+    last_words_t *w = srv->user;
+    if (msg_id != 1)
+        return;
+    for (uint32_t i = 0; i < w->frames; i++) {
+        gs_buf_t *b = lc_buf(9, w->body, i);
+        assert_non_null(b);
+        gs_session_send(srv->net, id, b);
+        gs_buf_unref(b);
+    }
+    atomic_store(&w->rc, gs_session_close_flushed(srv->net, id) == 0 ? 1 : -1);
+}
+
+static void run(uint32_t frames, uint32_t body) {
+    last_words_t w = {.frames = frames, .body = body};
+    lc_server_t *srv = lc_server_create(NULL, TH_CUSTOM);
+    srv->on_frame = on_frame;
+    srv->user = &w;
+    lc_server_begin(srv);
+    int fd = lc_connect(srv->port, 0);
+    /* The request and 50 frames after it in one write, so that they arrive together: the ones
+     * after the request must be dropped, never delivered. (Written separately, later ones could
+     * meet the closed socket.) */
+    uint8_t batch[51][GS_FRAME_HEADER_SIZE];
+    for (int i = 0; i < 51; i++)
+        gs_frame_header_write(batch[i], 0, i == 0 ? 1 : 2);
+    assert_int_equal(lc_write_all(fd, batch, sizeof(batch)), 0);
+    lc_stream_t st;
+    lc_stream_init(&st, 0);
+    assert_int_equal(lc_read_stream(fd, &st, UINT64_MAX, 0, 0, LC_WAIT_MS), 0); /* orderly end */
+    assert_false(st.bad);
+    assert_int_equal(st.frames, frames);
+    assert_true(lc_stream_aligned(&st));
+    lc_stream_fini(&st);
+    assert_int_equal(atomic_load(&w.rc), 1);
+    assert_true(lc_wait_closed(srv, 1, LC_WAIT_MS));
+    lc_rec_t *r = lc_find(srv, lc_session(srv, 0));
+    assert_int_equal(atomic_load(&r->reason), GS_CLOSE_LOCAL);
+    /* Not even frames in the same read as the request got through. */
+    assert_int_equal(atomic_load(&r->frames), 1);
+    close(fd);
+    lc_server_stop(srv, 0);
+    lc_server_free(srv);
+}
+
+static void test_small_reply_then_close(void **state) {
+    (void)state;
+    run(3, 100);
+}
+
+static void test_large_queue_then_close(void **state) {
+    (void)state;
+    run(100, 8000); /* 800 KB (under the hard limit): still queued when the request comes */
+}
+
+/* A client that never reads: the session closes at the deadline (2 s), not never. */
+static void test_non_reader_closed_at_deadline(void **state) {
+    (void)state;
+    last_words_t w = {.frames = 100, .body = 60000};
+    gs_net_config_t cfg = {.send_hard_limit = UINT32_MAX, .send_soft_limit = UINT32_MAX};
+    lc_server_t *srv = lc_server_create(&cfg, TH_CUSTOM);
+    srv->on_frame = on_frame;
+    srv->user = &w;
+    lc_server_begin(srv);
+    int fd = lc_connect(srv->port, 4096);
+    uint8_t hdr[GS_FRAME_HEADER_SIZE];
+    gs_frame_header_write(hdr, 0, 1);
+    assert_int_equal(lc_write_all(fd, hdr, sizeof(hdr)), 0);
+    uint64_t t0 = gs_now_ms();
+    assert_true(lc_wait_closed(srv, 1, 10000));
+    uint64_t waited = gs_now_ms() - t0;
+    assert_true(waited >= 1500); /* it did wait for the peer */
+    lc_rec_t *r = lc_find(srv, lc_session(srv, 0));
+    assert_int_equal(atomic_load(&r->reason), GS_CLOSE_LOCAL);
+    close(fd);
+    lc_server_stop(srv, 0);
+    lc_server_free(srv);
+    assert_true(lc_wait_bufs_released(LC_WAIT_MS));
+}
+
+static void test_stale_id(void **state) {
+    (void)state;
+    lc_server_t *srv = lc_server_start(NULL, TH_SINK);
+    assert_int_equal(gs_session_close_flushed(srv->net, (gs_session_id_t)7 << 32 | 3), GS_ESTALE);
+    lc_server_stop(srv, 0);
+    lc_server_free(srv);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_reply_then_close),
+        cmocka_unit_test(test_large_queue_then_close),
+        cmocka_unit_test(test_non_reader_closed_at_deadline),
+        cmocka_unit_test(test_stale_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
