@@ -4,24 +4,20 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
 
 #include "gs/net.h"
 #include "gs/packet.h"
+#include "stop_signal.h"
 
 #define PROG          "gs-echo-server"
 #define USAGE_EXIT    2
 #define STOP_FLUSH_MS 2000u
 #define TICK_NS       UINT64_C(1000000000)
-
-/* The one global: a signal handler has no user pointer to write through. */
-static volatile sig_atomic_t stop_requested;
 
 typedef struct server_opts {
     const char *host;
@@ -168,54 +164,6 @@ static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unse
             atomic_load_explicit(&s->echo_failed, memory_order_relaxed), unsent,
             disconnects_total(st), used ? " (" : "", reasons, used ? ")" : "", ps.blocks_total,
             ps.high_water, ps.in_use);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Signals and waiting (main thread). POSIX only; a Windows build would use a console control
- * handler and an event instead.
- * ------------------------------------------------------------------------------------------- */
-
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-/* Block SIGINT/SIGTERM in this thread, so that the IO threads (started later) inherit the mask
- * and the signals can only be taken inside wait_signal's pselect, which unblocks them atomically:
- * no signal can slip in between checking the flag and going to sleep. */
-static int signals_init(sigset_t *wait_mask) {
-    sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    if (pthread_sigmask(SIG_BLOCK, &stop, &old) != 0)
-        return -1;
-    *wait_mask = old;
-    sigdelset(wait_mask, SIGINT);
-    sigdelset(wait_mask, SIGTERM);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_mask = stop;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        return -1;
-    /* A peer that resets while we write must be an error code, not a dead server. */
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
-    return 0;
-}
-
-/* Sleep until deadline_ns or a stop signal. */
-static void wait_signal(const sigset_t *wait_mask, uint64_t deadline_ns) {
-    uint64_t now = gs_now_ns();
-    if (stop_requested || now >= deadline_ns)
-        return;
-    uint64_t d = deadline_ns - now;
-    struct timespec ts = {.tv_sec = (time_t)(d / 1000000000u), .tv_nsec = (long)(d % 1000000000u)};
-    /* EINTR is the normal way out (a signal ran the handler); the caller checks the flag. */
-    (void)pselect(0, NULL, NULL, NULL, &ts, wait_mask);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -392,8 +340,7 @@ int main(int argc, char **argv) {
     if (prc < 0)
         return USAGE_EXIT;
 
-    sigset_t wait_mask;
-    if (signals_init(&wait_mask) != 0) {
+    if (stop_signal_init() != 0) {
         fprintf(stderr, "%s: cannot set up signal handling: %s\n", PROG, strerror(errno));
         return 1;
     }
@@ -455,11 +402,11 @@ int main(int argc, char **argv) {
     gs_net_stats(srv.net, &prev);
     uint64_t prev_ns = gs_now_ns();
     uint64_t tick = prev_ns + TICK_NS;
-    while (!stop_requested) {
+    while (!stop_signal_requested()) {
         /* Without --stats there is nothing to do until a signal; still wake once a second so
          * that a signal taken by a thread that does not block it (which should not exist) is
          * noticed anyway. */
-        wait_signal(&wait_mask, tick);
+        stop_signal_wait(tick);
         uint64_t now = gs_now_ns();
         if (now < tick)
             continue;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Command-line reading for gs-bot (see cli.h). */
+/* Command-line reading for the programs (see cli.h). */
 #include "cli.h"
 
 #include <errno.h>

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* A tiny command-line reader for gs-bot: "--name value" and "--name=value" options, positional
- * words, and number parsing with range checks, so that each mode parses its own options. */
-#ifndef GS_CLIENT_CLI_H
-#define GS_CLIENT_CLI_H
+/* A tiny command-line reader for the programs (gs-bot, gs-chat-server, gs-chat): "--name value" and
+ * "--name=value" options, positional words, and number parsing with range checks, so that each mode
+ * parses its own options. */
+#ifndef GS_TOOLS_CLI_H
+#define GS_TOOLS_CLI_H
 
 #include <stdint.h>
 
@@ -43,4 +44,4 @@ int cli_flag(cli_t *c, int *out);
 /* Print "PROG: " + message + newline to stderr; returns -1. */
 int cli_error(const cli_t *c, const char *fmt, ...) GS_PRINTF(2, 3);
 
-#endif /* GS_CLIENT_CLI_H */
+#endif /* GS_TOOLS_CLI_H */
