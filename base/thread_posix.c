@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Thread, mutex and thread-local key shim over POSIX threads, so that no layer includes pthread.h
- * itself. */
+/* Thread, mutex, condition variable and thread-local key shim over POSIX threads, so that no
+ * layer includes pthread.h itself. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gs/base.h"
 
@@ -101,6 +103,59 @@ void gs_mutex_lock(gs_mutex_t *m) { check(pthread_mutex_lock(native(m)), "pthrea
 
 void gs_mutex_unlock(gs_mutex_t *m) {
     check(pthread_mutex_unlock(native(m)), "pthread_mutex_unlock");
+}
+
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(((gs_cond_t *)0)->opaque),
+               "pthread_cond_t does not fit in gs_cond_t");
+_Static_assert(_Alignof(pthread_cond_t) <= _Alignof(gs_cond_t),
+               "gs_cond_t is not aligned enough for pthread_cond_t");
+
+static pthread_cond_t *native_cond(gs_cond_t *c) { return (pthread_cond_t *)(void *)c->opaque; }
+
+void gs_cond_init(gs_cond_t *c) {
+    pthread_condattr_t attr;
+
+    /* Timed waits take an absolute deadline on the condition's clock, which is CLOCK_REALTIME
+     * by default: a wall-clock step (NTP, an admin) would then cut a wait short or stretch it
+     * without bound. CLOCK_MONOTONIC keeps gs_cond_timedwait_ms a true relative timeout. */
+    check(pthread_condattr_init(&attr), "pthread_condattr_init");
+    check(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), "pthread_condattr_setclock");
+    check(pthread_cond_init(native_cond(c), &attr), "pthread_cond_init");
+    check(pthread_condattr_destroy(&attr), "pthread_condattr_destroy");
+}
+
+void gs_cond_fini(gs_cond_t *c) {
+    check(pthread_cond_destroy(native_cond(c)), "pthread_cond_destroy");
+}
+
+void gs_cond_wait(gs_cond_t *c, gs_mutex_t *m) {
+    check(pthread_cond_wait(native_cond(c), native(m)), "pthread_cond_wait");
+}
+
+int gs_cond_timedwait_ms(gs_cond_t *c, gs_mutex_t *m, uint32_t ms) {
+    struct timespec ts;
+    int rc;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000u);
+    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_cond_timedwait(native_cond(c), native(m), &ts);
+    if (rc == ETIMEDOUT)
+        return GS_ETIMEDOUT;
+    check(rc, "pthread_cond_timedwait");
+    return 0;
+}
+
+void gs_cond_signal(gs_cond_t *c) {
+    check(pthread_cond_signal(native_cond(c)), "pthread_cond_signal");
+}
+
+void gs_cond_broadcast(gs_cond_t *c) {
+    check(pthread_cond_broadcast(native_cond(c)), "pthread_cond_broadcast");
 }
 
 _Static_assert(sizeof(pthread_key_t) <= sizeof(((gs_tls_key_t *)0)->opaque),

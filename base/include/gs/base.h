@@ -104,6 +104,24 @@ void gs_mutex_fini(gs_mutex_t *m);
 void gs_mutex_lock(gs_mutex_t *m);
 void gs_mutex_unlock(gs_mutex_t *m);
 
+/* Condition variable (pthread_cond_t / CONDITION_VARIABLE) used with a gs_mutex_t. Waits may
+ * return spuriously, so callers re-check their predicate in a loop under the mutex. Timed waits
+ * measure a relative timeout on the monotonic clock, so wall-clock jumps do not shorten or
+ * stretch them. Any thread; signal and broadcast may be called with or without the mutex held. */
+typedef struct gs_cond {
+    /* Large enough for pthread_cond_t and CONDITION_VARIABLE; aligned for both. */
+    _Alignas(8) unsigned char opaque[64];
+} gs_cond_t;
+void gs_cond_init(gs_cond_t *c);
+void gs_cond_fini(gs_cond_t *c); /* no thread may be waiting */
+/* Atomically release m (held by the caller) and sleep until woken; m is held again on return. */
+void gs_cond_wait(gs_cond_t *c, gs_mutex_t *m);
+/* As gs_cond_wait, for at most ms milliseconds. Returns 0 (woken, perhaps spuriously) or
+ * GS_ETIMEDOUT; m is held again either way. */
+int gs_cond_timedwait_ms(gs_cond_t *c, gs_mutex_t *m, uint32_t ms);
+void gs_cond_signal(gs_cond_t *c);    /* wake at least one waiter, if any */
+void gs_cond_broadcast(gs_cond_t *c); /* wake every waiter */
+
 /* Thread-local slots with a destructor run at thread exit (pthread keys / FLS). A key is an
  * object, not a global: each user (e.g. each packet pool) creates its own. */
 typedef struct gs_tls_key {

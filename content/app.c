@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/* The app: net callbacks turn sessions and frames into jobs on session actors; the dispatcher runs
+ * jobs on workers (decode, handler, arena reset); send and broadcast encode once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WORKERS_DEFAULT  2u
+#define MAX_JOBS_DEFAULT 65536u
+#define BATCH_DEFAULT    64u
+/* Session-table stripes: lookups by id take the stripe's lock to take a reference safely. */
+#define STRIPES 64u
+
+typedef struct handler {
+    uint32_t id; /* 0 = empty */
+    gs_msg_handler_cb cb;
+    void *user;
+} handler_t;
+
+typedef enum { APP_CREATED = 0, APP_STARTED, APP_STOPPED } app_state_t;
+
+typedef _Atomic uint64_t ctr_t;
+static inline void inc(ctr_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+static inline uint64_t rd(ctr_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+struct gs_app {
+    gs_app_config_t cfg;
+    gs_net_t *net;
+    gs_pool_t *pool;
+    gs_msg_registry_t *reg;
+    gs__sched_t *sched;
+    gs__timers_t *timers;
+    app_state_t state;
+
+    handler_t *handlers; /* open addressing by message id, filled before start */
+    size_t handlers_cap;
+    gs_open_cb on_open;
+    gs_close_cb on_close;
+    void *session_user_cb;
+
+    gs_tls_key_t arena_key; /* one decode arena per worker thread */
+
+    gs_actor_t **session_actors; /* by slot, under stripe locks */
+    uint32_t max_sessions;
+    gs_mutex_t stripes[STRIPES];
+
+    _Alignas(GS_CACHELINE) _Atomic uint64_t frames_pending;
+    _Alignas(GS_CACHELINE) ctr_t frames_shed, bad_id, decode_failed, bad_text, unhandled, messages;
+    _Alignas(GS_CACHELINE) ctr_t encodes, broadcasts, sends, send_failed;
+};
+
+gs__sched_t *gs__app_sched(gs_app_t *app) { return app->sched; }
+gs__timers_t *gs__app_timers(gs_app_t *app) { return app->timers; }
+gs_msg_registry_t *gs_app_registry(gs_app_t *app) { return app->reg; }
+gs_pool_t *gs_app_pool(gs_app_t *app) { return app->pool; }
+void *gs_app_user(gs_app_t *app) { return app->cfg.user; }
+gs_net_t *gs_app_net(gs_app_t *app) { return app->net; }
+
+void gs_ctx_set_session_user(gs_ctx_t *ctx, void *session_user) {
+    ctx->session_user = session_user;
+    ctx->actor->session_user = session_user;
+}
+
+/* ---- handlers ----------------------------------------------------------------------------- */
+
+static handler_t *handler_slot(handler_t *t, size_t cap, uint32_t id) {
+    for (size_t i = (size_t)(id * 2654435761u) & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (t[i].id == id || t[i].id == 0)
+            return &t[i];
+}
+
+static const handler_t *handler_find(const gs_app_t *app, uint32_t id) {
+    if (id == 0 || !app->handlers)
+        return NULL;
+    const handler_t *h = handler_slot(app->handlers, app->handlers_cap, id);
+    return h->id ? h : NULL;
+}
+
+int gs_app_on_message(gs_app_t *app, const ProtobufCMessageDescriptor *d, gs_msg_handler_cb cb,
+                      void *user) {
+    if (!app || !d || !cb)
+        return GS_EINVAL;
+    if (app->state != APP_CREATED)
+        return GS_ESTATE;
+    uint32_t id = gs_msg_registry_id(app->reg, d);
+    if (id == 0)
+        return GS_EBADID;
+    if (handler_find(app, id))
+        return GS_EEXIST;
+    size_t count = 0;
+    for (size_t i = 0; i < app->handlers_cap; i++)
+        count += app->handlers[i].id != 0;
+    if ((count + 1) * 2 > app->handlers_cap) {
+        size_t cap = app->handlers_cap ? app->handlers_cap * 2 : 32;
+        handler_t *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return GS_ENOMEM;
+        for (size_t i = 0; i < app->handlers_cap; i++)
+            if (app->handlers[i].id)
+                *handler_slot(t, cap, app->handlers[i].id) = app->handlers[i];
+        free(app->handlers);
+        app->handlers = t;
+        app->handlers_cap = cap;
+    }
+    *handler_slot(app->handlers, app->handlers_cap, id) = (handler_t){id, cb, user};
+    return 0;
+}
+
+int gs_app_on_session(gs_app_t *app, gs_open_cb on_open, gs_close_cb on_close, void *user) {
+    if (!app)
+        return GS_EINVAL;
+    if (app->state != APP_CREATED)
+        return GS_ESTATE;
+    app->on_open = on_open;
+    app->on_close = on_close;
+    app->session_user_cb = user;
+    return 0;
+}
+
+/* ---- session table ------------------------------------------------------------------------ */
+
+static gs_mutex_t *stripe(gs_app_t *app, uint32_t slot) { return &app->stripes[slot % STRIPES]; }
+
+gs_actor_t *gs_app_session_actor(gs_app_t *app, gs_session_id_t id) {
+    uint32_t slot = gs_session_slot(id);
+    if (id == GS_SESSION_NONE || slot >= app->max_sessions)
+        return NULL;
+    gs_mutex_t *m = stripe(app, slot);
+    gs_mutex_lock(m);
+    gs_actor_t *a = app->session_actors[slot];
+    if (a && a->session == id)
+        gs_actor_ref(a);
+    else
+        a = NULL;
+    gs_mutex_unlock(m);
+    return a;
+}
+
+/* ---- IO thread callbacks ------------------------------------------------------------------ */
+
+static void bad_frame(gs_app_t *app, gs_session_id_t id, const char *what, uint32_t msg_id,
+                      int err) {
+    if (app->cfg.bad_frame == GS_BAD_FRAME_DROP) {
+        gs_log(GS_LOG_DEBUG, "content", "session %llx: %s (message id 0x%08x, %s): dropped",
+               (unsigned long long)id, what, msg_id, gs_err_name(err));
+        return;
+    }
+    gs_log(GS_LOG_WARN, "content", "session %llx: %s (message id 0x%08x, %s): disconnecting",
+           (unsigned long long)id, what, msg_id, gs_err_name(err));
+    gs_session_disconnect(app->net, id);
+}
+
+static void io_open(gs_net_t *net, gs_session_id_t id, void *su, void *user) {
+    (void)su;
+    gs_app_t *app = user;
+    gs_actor_t *a = gs__actor_new(app->sched, app, "session");
+    gs__job_t *open = gs__job_alloc(app->sched, 0);
+    gs__job_t *close = gs__job_alloc(app->sched, 0);
+    if (!a || !open || !close) {
+        gs_log(GS_LOG_ERROR, "content", "session %llx: out of memory for its actor: disconnecting",
+               (unsigned long long)id);
+        gs__job_free(open);
+        gs__job_free(close);
+        if (a)
+            gs_actor_unref(a);
+        gs_session_disconnect(net, id);
+        return;
+    }
+    a->session = id;
+    a->close_job = close;
+    close->kind = GS__JOB_CLOSE;
+    open->kind = GS__JOB_OPEN;
+    /* The table keeps the creation reference until the close. */
+    uint32_t slot = gs_session_slot(id);
+    gs_mutex_lock(stripe(app, slot));
+    app->session_actors[slot] = a;
+    gs_mutex_unlock(stripe(app, slot));
+    gs_session_set_user(net, id, a);
+    gs__actor_push(a, open);
+}
+
+static void io_frame(gs_net_t *net, gs_session_id_t id, void *su, uint32_t msg_id,
+                     const uint8_t *body, uint32_t len, void *user) {
+    (void)net;
+    gs_app_t *app = user;
+    gs_actor_t *a = su;
+    if (!a)
+        return; /* its actor could not be made: the session is closing */
+    /* The id and the handler are checked here, on the IO thread (both tables are read-only once
+     * started), so that garbage never costs a job. */
+    if (!gs_msg_registry_find(app->reg, msg_id)) {
+        inc(&app->bad_id);
+        bad_frame(app, id, "unknown message id", msg_id, GS_EBADID);
+        return;
+    }
+    if (!handler_find(app, msg_id)) {
+        inc(&app->unhandled);
+        bad_frame(app, id, "no handler", msg_id, GS_EBADID);
+        return;
+    }
+    if (atomic_load_explicit(&app->frames_pending, memory_order_relaxed) >= app->cfg.max_jobs) {
+        inc(&app->frames_shed);
+        if (app->cfg.overload == GS_OVERLOAD_DISCONNECT) {
+            gs_log(GS_LOG_WARN, "content",
+                   "session %llx: %u frame jobs pending (max_jobs): disconnecting",
+                   (unsigned long long)id, app->cfg.max_jobs);
+            gs_session_disconnect(app->net, id);
+        }
+        return;
+    }
+    gs__job_t *job = gs__job_alloc(app->sched, len);
+    if (!job) {
+        inc(&app->frames_shed);
+        gs_log(GS_LOG_ERROR, "content", "session %llx: no memory for a frame job: disconnecting",
+               (unsigned long long)id);
+        gs_session_disconnect(app->net, id);
+        return;
+    }
+    job->kind = GS__JOB_FRAME;
+    job->arg = msg_id;
+    if (len)
+        memcpy(job->data, body, len);
+    atomic_fetch_add_explicit(&app->frames_pending, 1, memory_order_relaxed);
+    gs__actor_push(a, job);
+}
+
+static void io_close(gs_net_t *net, gs_session_id_t id, void *su, gs_close_reason_t reason,
+                     void *user) {
+    (void)net;
+    (void)id;
+    gs_app_t *app = user;
+    gs_actor_t *a = su;
+    if (!a)
+        return;
+    uint32_t slot = gs_session_slot(a->session);
+    gs_mutex_lock(stripe(app, slot));
+    if (app->session_actors[slot] == a)
+        app->session_actors[slot] = NULL;
+    gs_mutex_unlock(stripe(app, slot));
+    gs__job_t *close = a->close_job;
+    a->close_job = NULL;
+    close->arg = (uint32_t)reason;
+    gs__actor_push(a, close);
+    gs_actor_unref(a); /* the table's reference; queued jobs hold their own */
+}
+
+/* ---- dispatcher (workers) ----------------------------------------------------------------- */
+
+static void arena_free(void *value) { gs_arena_destroy(value); }
+
+static gs_arena_t *worker_arena(gs_app_t *app) {
+    gs_arena_t *a = gs_tls_get(&app->arena_key);
+    if (!a) {
+        a = gs_arena_create(0);
+        if (a && gs_tls_set(&app->arena_key, a) != 0) {
+            gs_arena_destroy(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+static void run_frame(gs_app_t *app, gs_ctx_t *ctx, gs__job_t *job) {
+    atomic_fetch_sub_explicit(&app->frames_pending, 1, memory_order_relaxed);
+    uint32_t msg_id = job->arg;
+    gs_arena_t *arena = worker_arena(app);
+    if (!arena) {
+        bad_frame(app, ctx->session, "no memory for a decode arena", msg_id, GS_ENOMEM);
+        return;
+    }
+    ProtobufCMessage *m;
+    int rc = gs_msg_decode(app->reg, arena, msg_id, job->data, (uint32_t)job->len, &m);
+    if (rc != 0) {
+        inc(&app->decode_failed);
+        if (rc == GS_EBADTEXT)
+            inc(&app->bad_text);
+        bad_frame(app, ctx->session, "undecodable body", msg_id, rc);
+    } else {
+        const handler_t *h = handler_find(app, msg_id); /* checked on the IO thread */
+        h->cb(ctx, m, h->user);
+        inc(&app->messages);
+    }
+    gs_arena_reset(arena);
+}
+
+static void dispatch(gs__sched_t *s, gs_actor_t *a, gs__job_t *job, void *user) {
+    (void)s;
+    gs_app_t *app = user;
+    gs_ctx_t ctx = {app, a, a->session, a->session_user};
+    switch ((gs__job_kind_t)job->kind) {
+    case GS__JOB_USER:
+        job->fn(&ctx, job->data, job->len);
+        break;
+    case GS__JOB_OPEN:
+        if (app->on_open)
+            app->on_open(&ctx, app->session_user_cb);
+        break;
+    case GS__JOB_FRAME:
+        run_frame(app, &ctx, job);
+        break;
+    case GS__JOB_CLOSE:
+        if (app->on_close)
+            app->on_close(&ctx, (gs_close_reason_t)job->arg, app->session_user_cb);
+        ctx.session_user = NULL;
+        break;
+    case GS__JOB_TIMER:
+        gs__timer_run(app->timers, &ctx, job);
+        break;
+    }
+    a->session_user = ctx.session_user;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg) {
+    if (!out)
+        return GS_EINVAL;
+    *out = NULL;
+    gs_app_t *app = calloc(1, sizeof(*app));
+    if (!app)
+        return GS_ENOMEM;
+    app->cfg = cfg ? *cfg : (gs_app_config_t){0};
+    gs_app_config_t *c = &app->cfg;
+    if (!c->workers)
+        c->workers = WORKERS_DEFAULT;
+    if (!c->max_jobs)
+        c->max_jobs = MAX_JOBS_DEFAULT;
+    if (!c->actor_batch)
+        c->actor_batch = BATCH_DEFAULT;
+    if (!c->max_body)
+        c->max_body = c->net.max_frame ? c->net.max_frame : GS_FRAME_MAX_DEFAULT;
+    c->net.cb =
+        (gs_net_callbacks_t){.on_open = io_open, .on_frame = io_frame, .on_close = io_close};
+    c->net.user = app;
+    app->max_sessions = c->net.max_sessions ? c->net.max_sessions : 16384;
+    for (unsigned i = 0; i < STRIPES; i++)
+        gs_mutex_init(&app->stripes[i]);
+
+    int rc = GS_ENOMEM;
+    app->pool = gs_pool_create(&c->pool);
+    app->reg = gs_msg_registry_create(c->max_body);
+    app->session_actors = calloc(app->max_sessions, sizeof(gs_actor_t *));
+    if (!app->pool || !app->reg || !app->session_actors)
+        goto fail;
+    if ((rc = gs_tls_key_create(&app->arena_key, arena_free)) != 0)
+        goto fail;
+    if ((rc = gs__sched_create(&app->sched, c->workers, c->actor_batch, app->pool, dispatch,
+                               app)) != 0)
+        goto fail_key;
+    if ((rc = gs__timers_create(&app->timers, app->sched)) != 0)
+        goto fail_sched;
+    if ((rc = gs_net_create(&app->net, &c->net)) != 0)
+        goto fail_timers;
+    *out = app;
+    return 0;
+
+fail_timers:
+    gs__timers_destroy(app->timers);
+fail_sched:
+    gs__sched_destroy(app->sched);
+fail_key:
+    gs_tls_key_delete(&app->arena_key);
+fail:
+    free(app->session_actors);
+    gs_msg_registry_destroy(app->reg);
+    gs_pool_destroy(app->pool);
+    for (unsigned i = 0; i < STRIPES; i++)
+        gs_mutex_fini(&app->stripes[i]);
+    free(app);
+    return rc;
+}
+
+int gs_app_listen(gs_app_t *app, const gs_listen_config_t *lc) {
+    return gs_net_listen(app->net, lc);
+}
+
+uint16_t gs_app_listen_port(gs_app_t *app) { return gs_net_listen_port(app->net); }
+
+int gs_app_start(gs_app_t *app) {
+    if (!app || app->state != APP_CREATED)
+        return GS_ESTATE;
+    int rc = gs__sched_start(app->sched);
+    if (rc != 0)
+        return rc;
+    if ((rc = gs__timers_start(app->timers)) != 0) {
+        gs__sched_stop(app->sched);
+        return rc;
+    }
+    if ((rc = gs_net_start(app->net)) != 0) {
+        gs__timers_stop(app->timers);
+        gs__sched_stop(app->sched);
+        return rc;
+    }
+    app->state = APP_STARTED;
+    return 0;
+}
+
+uint64_t gs_app_stop(gs_app_t *app, uint32_t flush_ms) {
+    if (!app || app->state != APP_STARTED)
+        return 0;
+    /* The net first: when it returns, every on_close has run, so every close job is posted. Then
+     * no new timer run is posted; then every job (close handlers included) runs. */
+    uint64_t unsent = gs_net_stop(app->net, flush_ms);
+    gs__timers_stop(app->timers);
+    gs__sched_stop(app->sched);
+    app->state = APP_STOPPED;
+    return unsent;
+}
+
+void gs_app_destroy(gs_app_t *app) {
+    if (!app)
+        return;
+    if (app->state == APP_STARTED)
+        gs_app_stop(app, 0);
+    gs_net_destroy(app->net);
+    gs__timers_destroy(app->timers);
+    gs__sched_destroy(app->sched);
+    gs_tls_key_delete(&app->arena_key);
+    free(app->session_actors);
+    free(app->handlers);
+    gs_msg_registry_destroy(app->reg);
+    gs_pool_destroy(app->pool);
+    for (unsigned i = 0; i < STRIPES; i++)
+        gs_mutex_fini(&app->stripes[i]);
+    free(app);
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static int encode(gs_app_t *app, const ProtobufCMessage *msg, gs_packet_t **out) {
+    int rc = gs_msg_encode(app->reg, app->pool, msg, out);
+    if (rc == 0)
+        inc(&app->encodes);
+    else
+        gs_log(GS_LOG_ERROR, "content", "cannot encode %s: %s",
+               msg && msg->descriptor ? msg->descriptor->name : "(null)", gs_err_name(rc));
+    return rc;
+}
+
+static int send_one(gs_app_t *app, gs_session_id_t to, gs_packet_t *p) {
+    int rc = gs_session_send(app->net, to, &p->buf);
+    inc(rc == 0 ? &app->sends : &app->send_failed);
+    return rc;
+}
+
+int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg) {
+    gs_packet_t *p;
+    int rc = encode(app, msg, &p);
+    if (rc != 0)
+        return rc;
+    rc = send_one(app, to, p);
+    gs_packet_unref(p);
+    return rc;
+}
+
+int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
+                     const ProtobufCMessage *msg, size_t *sent) {
+    if (sent)
+        *sent = 0;
+    gs_packet_t *p;
+    int rc = encode(app, msg, &p);
+    if (rc != 0)
+        return rc;
+    inc(&app->broadcasts);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += send_one(app, to[i], p) == 0;
+    gs_packet_unref(p);
+    if (sent)
+        *sent = ok;
+    return 0;
+}
+
+int gs_app_disconnect(gs_app_t *app, gs_session_id_t id) {
+    return gs_session_disconnect(app->net, id);
+}
+
+int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id) {
+    return gs_session_close_flushed(app->net, id);
+}
+
+/* ---- counters ----------------------------------------------------------------------------- */
+
+void gs_app_stats(gs_app_t *app, gs_app_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    gs__sched_stats_t ss;
+    gs__sched_stats(app->sched, &ss);
+    gs__timer_stats_t ts;
+    gs__timers_stats(app->timers, &ts);
+    out->jobs_posted = ss.jobs_posted;
+    out->jobs_run = ss.jobs_run;
+    out->jobs_pending = atomic_load_explicit(&app->frames_pending, memory_order_relaxed);
+    out->frames_shed = rd(&app->frames_shed);
+    out->bad_id = rd(&app->bad_id);
+    out->decode_failed = rd(&app->decode_failed);
+    out->bad_text = rd(&app->bad_text);
+    out->unhandled = rd(&app->unhandled);
+    out->messages = rd(&app->messages);
+    out->encodes = rd(&app->encodes);
+    out->broadcasts = rd(&app->broadcasts);
+    out->sends = rd(&app->sends);
+    out->send_failed = rd(&app->send_failed);
+    out->actors = ss.actors;
+    out->timers = ts.alive;
+    out->timer_runs = ts.runs;
+    gs_net_stats(app->net, &out->net);
+    gs_pool_stats(app->pool, &out->pool);
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* content: where game code runs. Received frames become jobs on actors (serial queues) run by a
+ * small pool of worker threads; handlers are registered per message type and get the session and
+ * the decoded message; timers post delayed and repeating jobs; send and broadcast work from any
+ * thread. See docs/content.md. */
+#ifndef GS_CONTENT_H
+#define GS_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gs/base.h"
+#include "gs/net.h"
+#include "gs/packet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Model.
+ *
+ * An actor is a serial queue of jobs: its jobs run one at a time, in the order they were posted
+ * (per posting thread), on whichever worker is free, so the state an actor owns needs no lock.
+ * Different actors run in parallel on `workers` threads. Every session has its own actor (its
+ * open, frames and close run there, in order); game code creates more (a room, a match, the
+ * world) and hops between them by posting jobs. With workers = 1 everything runs on one logic
+ * thread.
+ *
+ * Threads: IO threads (net) only decode ids and copy frames into jobs; workers run every job;
+ * one timer thread posts timer jobs. Nothing runs game code on an IO thread.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_app gs_app_t;
+typedef struct gs_actor gs_actor_t;
+
+/* What a job sees. Valid only during the call. */
+typedef struct gs_ctx {
+    gs_app_t *app;
+    gs_actor_t *actor;       /* the actor running this job */
+    gs_session_id_t session; /* the session of a session actor; GS_SESSION_NONE otherwise */
+    void *session_user;      /* per-session state: set it in the open handler (gs_ctx_set_...),
+                                free it in the close handler; only the session's actor sees it */
+} gs_ctx_t;
+
+/* Replace the per-session state of the session whose actor runs this job. */
+void gs_ctx_set_session_user(gs_ctx_t *ctx, void *session_user);
+
+/* A message handler: msg is borrowed (it lives in the worker's decode arena and is freed after
+ * the handler returns); cast it to the generated type registered with it. */
+typedef void (*gs_msg_handler_cb)(gs_ctx_t *ctx, const ProtobufCMessage *msg, void *user);
+typedef void (*gs_open_cb)(gs_ctx_t *ctx, void *user);
+typedef void (*gs_close_cb)(gs_ctx_t *ctx, gs_close_reason_t reason, void *user);
+/* A posted or timer job: data is a copy of what was posted (len bytes, 16-byte aligned), valid
+ * during the call: the job's own for a posted job, the timer's (shared by its runs) for a timer. */
+typedef void (*gs_job_cb)(gs_ctx_t *ctx, void *data, size_t len);
+
+/* What happens to a frame the app cannot hand to a handler. */
+typedef enum {
+    GS_BAD_FRAME_DISCONNECT = 0, /* close the session (reason protocol_error) [default] */
+    GS_BAD_FRAME_DROP,           /* drop the frame, keep the session */
+} gs_bad_frame_policy_t;
+
+/* What happens to a frame when the app already holds max_jobs pending frame jobs. */
+typedef enum {
+    GS_OVERLOAD_DISCONNECT = 0, /* close that session: the client sees it and may come back */
+    GS_OVERLOAD_DROP,           /* drop the frame silently (counted) */
+} gs_overload_policy_t;
+
+typedef struct gs_app_config {
+    gs_net_config_t net;             /* passed to the net layer; its callbacks and user are the
+                                        app's own and are overwritten */
+    gs_pool_config_t pool;           /* packets and jobs */
+    uint32_t workers;                /* worker threads [2] */
+    uint32_t max_jobs;               /* pending frame jobs before overload [65536] */
+    uint32_t actor_batch;            /* jobs an actor runs before it yields its worker [64] */
+    uint32_t max_body;               /* largest message body encoded/decoded [net max_frame] */
+    gs_bad_frame_policy_t bad_frame; /* unknown id, undecodable body, no handler */
+    gs_overload_policy_t overload;
+    void *user; /* the game's own object: gs_app_user() from any job */
+} gs_app_config_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Lifecycle: create -> register messages and handlers -> listen -> start -> ... -> stop ->
+ * destroy, from one controlling thread (not from a job).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Returns 0, GS_EINVAL, GS_ENOMEM or the net layer's errors; *out is NULL on error. */
+int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg);
+/* The app's registry: register the protocol here before start (e.g. chat_proto_register). */
+gs_msg_registry_t *gs_app_registry(gs_app_t *app);
+gs_pool_t *gs_app_pool(gs_app_t *app);
+void *gs_app_user(gs_app_t *app); /* gs_app_config_t.user */
+gs_net_t *gs_app_net(gs_app_t *app);
+
+/* Handle messages of type d (registered in the registry) with cb. Before start. Returns 0,
+ * GS_EBADID (type not registered), GS_EEXIST (a handler is already set), GS_ESTATE. */
+int gs_app_on_message(gs_app_t *app, const ProtobufCMessageDescriptor *d, gs_msg_handler_cb cb,
+                      void *user);
+/* Session open/close handlers (either may be NULL). Before start. Each runs on the session's
+ * actor: open before any of its messages, close after all of them, exactly once per open. */
+int gs_app_on_session(gs_app_t *app, gs_open_cb on_open, gs_close_cb on_close, void *user);
+
+int gs_app_listen(gs_app_t *app, const gs_listen_config_t *lc); /* gs_net_listen */
+uint16_t gs_app_listen_port(gs_app_t *app);
+
+/* Start workers, the timer thread, then the net. Returns 0, GS_ESTATE, GS_ENOMEM, GS_ESYS. */
+int gs_app_start(gs_app_t *app);
+/* Stop accepting, flush sends for up to flush_ms and close every session (the net stop), run
+ * every close handler and every job already posted, cancel timers, join the threads. Jobs posted
+ * during the stop still run. Returns the net stop's unsent count. */
+uint64_t gs_app_stop(gs_app_t *app, uint32_t flush_ms);
+/* After stop (or instead of start). Frees every actor the app still holds. */
+void gs_app_destroy(gs_app_t *app);
+
+/* ---------------------------------------------------------------------------------------------
+ * Actors. Any thread.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A new actor, one reference held by the caller. name is for logs (copied, may be NULL).
+ * NULL when out of memory. */
+gs_actor_t *gs_actor_create(gs_app_t *app, const char *name);
+void gs_actor_ref(gs_actor_t *a);
+/* Drop a reference. The actor is freed once no reference is left and its queue is empty (jobs
+ * already posted still run). */
+void gs_actor_unref(gs_actor_t *a);
+/* State owned by the actor: read and write it only from the actor's own jobs. */
+void gs_actor_set_user(gs_actor_t *a, void *user);
+void *gs_actor_user(const gs_actor_t *a);
+/* fn(user) runs once when the actor is freed (on whichever thread drops the last reference,
+ * after its last job): the place to free the state gs_actor_set_user points to. Set it before
+ * the actor is shared. NULL: nothing runs. */
+void gs_actor_set_finalizer(gs_actor_t *a, void (*fn)(void *user));
+
+/* Post a job: fn(ctx, copy of data, len) will run on the actor after the jobs posted before it
+ * (by the same thread). data is copied (len may be 0). Never shed. Returns 0 or GS_ENOMEM (the
+ * pool refused: the job will not run). */
+int gs_actor_post(gs_actor_t *a, gs_job_cb fn, const void *data, size_t len);
+
+/* The actor of an open session, with a reference for the caller; NULL when the id is stale. */
+gs_actor_t *gs_app_session_actor(gs_app_t *app, gs_session_id_t id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Timers: delayed and repeating jobs. Any thread, after create.
+ * ------------------------------------------------------------------------------------------- */
+typedef uint64_t gs_timer_id_t; /* 0 is never a valid id */
+
+/* After delay_ms, post fn(ctx, data, len) to actor a (which keeps a reference until the timer
+ * ends); then every repeat_ms if repeat_ms > 0, until cancelled. A repeating timer does not
+ * pile up: the next run is posted only after the previous one ran, at most one run is in flight,
+ * and a late run is not followed by a burst of catch-up runs. data is copied once at creation;
+ * every run of a repeating timer sees that one copy (changes made by fn persist). Returns the id,
+ * or 0 when out of memory, on bad arguments, or once the app is stopping (fn never runs). */
+gs_timer_id_t gs_app_timer(gs_app_t *app, gs_actor_t *a, uint32_t delay_ms, uint32_t repeat_ms,
+                           gs_job_cb fn, const void *data, size_t len);
+/* Cancel without waiting: no run of the timer starts after this returns. A run that has already
+ * started on a worker (or is committed to start) may still finish after it returns; from the
+ * timer's own job, that is the current run. Returns 0, or GS_ESTALE (already ended, already
+ * cancelled, unknown id, or the app stopped). */
+int gs_app_timer_cancel(gs_app_t *app, gs_timer_id_t id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sending. Any thread (jobs, timers, or threads of the user's own).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Encode msg once and send it to one session. Returns 0 or the codec/net errors (GS_EBADID,
+ * GS_ETOOBIG, GS_ENOMEM, GS_ESTALE, GS_ECLOSING, GS_ESENDQ). */
+int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg);
+/* Encode msg once and send one reference of the packet to each of the n sessions. Returns 0 if
+ * encoding succeeded (then *sent, if not NULL, is the number of sessions that accepted it;
+ * stale or closing ones are skipped), or the encoding error (nothing sent). */
+int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
+                     const ProtobufCMessage *msg, size_t *sent);
+/* Disconnect a session (gs_session_disconnect): queued sends are dropped; its close handler
+ * runs later. */
+int gs_app_disconnect(gs_app_t *app, gs_session_id_t id);
+/* Close once what is queued has been sent (gs_session_close_flushed): for a last reply (an
+ * error) before a cut. The session's frames that arrive meanwhile are dropped by the net (jobs
+ * already queued still run). Its close handler runs later. */
+int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Counters.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gs_app_stats {
+    uint64_t jobs_posted, jobs_run;
+    uint64_t jobs_pending;  /* frame jobs posted and not yet run (the max_jobs gauge) */
+    uint64_t frames_shed;   /* frames refused by overload */
+    uint64_t bad_id;        /* frames with an unregistered message id */
+    uint64_t decode_failed; /* bodies that did not decode (GS_EBADMSG / BADTEXT / TOOBIG) */
+    uint64_t bad_text;      /*   of which: invalid UTF-8 or NUL in a string */
+    uint64_t unhandled;     /* registered types without a handler */
+    uint64_t messages;      /* messages handled */
+    uint64_t encodes;       /* messages encoded (one per send or broadcast) */
+    uint64_t broadcasts;
+    uint64_t sends;       /* packet references handed to the net */
+    uint64_t send_failed; /* sends refused by the net (stale, closing, queue full) */
+    uint64_t actors;      /* actors alive */
+    uint64_t timers;      /* timers alive */
+    uint64_t timer_runs;
+    gs_net_stats_t net;
+    gs_pool_stats_t pool;
+} gs_app_stats_t;
+
+void gs_app_stats(gs_app_t *app, gs_app_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GS_CONTENT_H */
