@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* gs-chat-server: the shared types of its three kinds of actors.
+ *
+ *   session actor (one per connection, the app's)  login state, joined rooms, rate limit
+ *   lobby actor (one)                                nicknames -> sessions, room names -> rooms
+ *   room actor (one per room)                        members; fans chat out with one encode
+ *
+ * Actors talk only by posting jobs whose data is a copy (the structs below), so no state is
+ * shared and nothing is locked. Replies to the client are sent by whichever actor knows the
+ * answer, with the client's request_id. See docs/chat.md. */
+#ifndef GS_CHAT_H
+#define GS_CHAT_H
+
+#include <stdint.h>
+
+#include "chat_proto.h"
+#include "gs/content.h"
+
+#define CHAT_NICK_MAX_BYTES 64 /* 16 code points of up to 4 bytes */
+#define CHAT_ROOM_MAX_BYTES 128
+
+typedef struct chat_limits {
+    uint32_t nick_min_chars, nick_max_chars; /* [3, 16] */
+    uint32_t room_max_chars;                 /* [32] */
+    uint32_t max_text_bytes;                 /* chat and whisper text [1024] */
+    uint32_t max_rooms_per_user;             /* [10] */
+    uint32_t max_members_per_room;           /* [1000] */
+    uint32_t max_rooms;                      /* rooms alive at once [10000] */
+    uint32_t rate_per_s;                     /* chats + whispers per second per session [20] */
+    uint32_t burst;                          /* token bucket depth [40] */
+    uint32_t abuse_strikes;                  /* refusals in a row (leaking at rate_per_s) that
+                                                disconnect [40] */
+    uint32_t heartbeat_ms;                   /* silence that closes a session [30000] */
+} chat_limits_t;
+
+typedef struct chat_counters {
+    _Atomic uint64_t logins, login_refused, chats, deliveries, whispers, errors_sent;
+    _Atomic uint64_t rate_limited, abusers_cut, pre_login_cut, rooms;
+} chat_counters_t;
+
+typedef struct chat_server {
+    gs_app_t *app;
+    chat_limits_t lim;
+    gs_actor_t *lobby;
+    chat_counters_t ctr;
+} chat_server_t;
+
+/* ---- the server as a whole (server.c): used by main.c and by the tests --------------------- */
+typedef struct chat_server_config {
+    const char *host; /* ["127.0.0.1"] */
+    uint16_t port;    /* 0 picks one: read it with gs_app_listen_port(s->app) */
+    uint32_t io_threads, workers, max_sessions;
+    chat_limits_t lim;
+} chat_server_config_t;
+
+/* The defaults of every limit (the --help text of gs-chat-server lists them). */
+void chat_limits_default(chat_limits_t *lim);
+/* Create and start: app, protocol, handlers, lobby, listener. s is the caller's (zeroed here).
+ * Returns 0 or a GS_E* code (nothing is left running). */
+int chat_server_start(chat_server_t *s, const chat_server_config_t *cfg);
+/* Stop (flushing sends for up to flush_ms) and free everything. Returns the unsent count. */
+uint64_t chat_server_stop(chat_server_t *s, uint32_t flush_ms);
+
+/* ---- client replies (any actor) ---------------------------------------------------------- */
+void chat_send_error(chat_server_t *s, gs_session_id_t to, uint32_t request_id,
+                     Chat__ErrorCode code, uint32_t request_msg_id, const char *detail);
+
+/* ---- session actor (session.c) ----------------------------------------------------------- */
+/* Registers the message handlers and the session open/close handlers on s->app. */
+int chat_session_register(chat_server_t *s);
+
+/* Posted to a session actor by the lobby/room with the outcome of its request. */
+typedef struct chat_login_result {
+    int ok;
+    uint32_t request_id;
+    char nick[CHAT_NICK_MAX_BYTES + 1];
+} chat_login_result_t;
+void chat_session_login_result(gs_ctx_t *ctx, void *data, size_t len);
+
+typedef struct chat_join_result {
+    gs_actor_t *room; /* a reference for the session, or NULL when the join failed */
+    char room_name[CHAT_ROOM_MAX_BYTES + 1];
+} chat_join_result_t;
+void chat_session_join_result(gs_ctx_t *ctx, void *data, size_t len);
+
+/* ---- lobby actor (lobby.c) --------------------------------------------------------------- */
+int chat_lobby_create(chat_server_t *s);
+void chat_lobby_destroy(chat_server_t *s); /* after the app stopped */
+
+typedef struct chat_lobby_login {
+    gs_session_id_t session;
+    gs_actor_t *session_actor; /* a reference, passed on to the reply */
+    uint32_t request_id;
+    char nick[CHAT_NICK_MAX_BYTES + 1];
+} chat_lobby_login_t;
+void chat_lobby_login(gs_ctx_t *ctx, void *data, size_t len);
+
+typedef struct chat_lobby_logout {
+    gs_session_id_t session;
+    char nick[CHAT_NICK_MAX_BYTES + 1];
+} chat_lobby_logout_t;
+void chat_lobby_logout(gs_ctx_t *ctx, void *data, size_t len);
+
+typedef struct chat_lobby_join {
+    gs_session_id_t session;
+    gs_actor_t *session_actor; /* a reference, passed on */
+    uint32_t request_id;
+    char nick[CHAT_NICK_MAX_BYTES + 1];
+    char room[CHAT_ROOM_MAX_BYTES + 1];
+} chat_lobby_join_t;
+void chat_lobby_join(gs_ctx_t *ctx, void *data, size_t len);
+
+typedef struct chat_lobby_room_list {
+    gs_session_id_t session;
+    uint32_t request_id;
+} chat_lobby_room_list_t;
+void chat_lobby_room_list(gs_ctx_t *ctx, void *data, size_t len);
+
+/* Posted by a room: its member count changed (for room lists), or it emptied and closed.
+ * Header, then the room's name with its terminator. */
+typedef struct chat_lobby_room_update {
+    gs_actor_t *room; /* identity only: no reference travels with this */
+    uint32_t members;
+    int closed; /* the room is empty and takes no more joins: forget it */
+} chat_lobby_room_update_t;
+void chat_lobby_room_update(gs_ctx_t *ctx, void *data, size_t len);
+
+/* Whisper: header, then text_len bytes of text and a terminator. */
+typedef struct chat_lobby_whisper {
+    gs_session_id_t from;
+    uint32_t request_id;
+    uint64_t seq, sent_at_us;
+    char from_nick[CHAT_NICK_MAX_BYTES + 1];
+    char to_nick[CHAT_NICK_MAX_BYTES + 1];
+    uint32_t text_len;
+} chat_lobby_whisper_t;
+void chat_lobby_whisper(gs_ctx_t *ctx, void *data, size_t len);
+
+/* ---- room actor (room.c) ----------------------------------------------------------------- */
+/* A new room actor named name (a reference for the caller, the lobby). */
+gs_actor_t *chat_room_create(chat_server_t *s, const char *name);
+
+/* The lobby forwards a join (same struct as chat_lobby_join_t). */
+void chat_room_join(gs_ctx_t *ctx, void *data, size_t len);
+
+typedef struct chat_room_leave {
+    gs_session_id_t session;
+    uint32_t request_id; /* 0: the session closed, no reply */
+} chat_room_leave_t;
+void chat_room_leave(gs_ctx_t *ctx, void *data, size_t len);
+
+/* Chat: header, then text_len bytes of text and a terminator. */
+typedef struct chat_room_chat {
+    gs_session_id_t from;
+    uint32_t request_id;
+    uint64_t seq, sent_at_us;
+    char from_nick[CHAT_NICK_MAX_BYTES + 1];
+    uint32_t text_len;
+} chat_room_chat_t;
+void chat_room_chat(gs_ctx_t *ctx, void *data, size_t len);
+
+/* The server's clock for *_time_us fields. */
+static inline uint64_t chat_now_us(void) { return gs_now_ns() / 1000u; }
+
+#endif /* GS_CHAT_H */

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/* gs-chat-server: the sample chat server. Options, start-up, the live counters line and a clean
+ * stop; the chat itself is in session.c, lobby.c and room.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "cli.h"
+#include "stop_signal.h"
+
+#define PROG          "gs-chat-server"
+#define STOP_FLUSH_MS 2000u
+#define TICK_NS       UINT64_C(1000000000)
+
+typedef struct opts {
+    const char *host;
+    uint16_t port;
+    uint32_t io_threads, workers, max_sessions;
+    int stats;
+    chat_limits_t lim;
+} opts_t;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: %s [options]\n"
+            "\n"
+            "The sample chat server: login, rooms, room chat, whispers, ping (proto/chat.proto).\n"
+            "Prints \"%s: listening on HOST:PORT\" on stdout when ready; SIGINT or SIGTERM\n"
+            "stops it cleanly.\n"
+            "\n"
+            "Options:\n"
+            "  --host ADDR             numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
+            "  --port N                port (default 7000; 0 picks a free one and prints it)\n"
+            "  --io-threads N          net IO threads (default 1)\n"
+            "  --workers N             worker threads running handlers (default 2)\n"
+            "  --max-sessions N        connections at once (default 16384)\n"
+            "  --nick-min N            nickname length in characters, at least (default 3)\n"
+            "  --nick-max N            nickname length in characters, at most (default 16)\n"
+            "  --room-max N            room name length in characters, at most (default 32)\n"
+            "  --max-text BYTES        chat and whisper text (default 1024)\n"
+            "  --max-rooms-per-user N  rooms one session may be in (default 10)\n"
+            "  --max-members N         members per room (default 1000)\n"
+            "  --max-rooms N           rooms on the server (default 10000)\n"
+            "  --rate N                chats + whispers per second per session (default 20)\n"
+            "  --burst N               chats allowed at once above the rate (default 40)\n"
+            "  --abuse-strikes N       refused chats (leaking at --rate) that cut a session\n"
+            "                          (default 40)\n"
+            "  --heartbeat-ms MS       silence that closes a session (default 30000)\n"
+            "  --stats                 print counters to stderr once a second\n"
+            "  --help                  show this text\n"
+            "\n"
+            "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage error.\n",
+            PROG, PROG);
+}
+
+static void defaults(opts_t *o) {
+    memset(o, 0, sizeof(*o));
+    o->host = "127.0.0.1";
+    o->port = 7000;
+    o->io_threads = 1;
+    o->workers = 2;
+    o->max_sessions = 16384;
+    chat_limits_default(&o->lim);
+}
+
+/* 0, 1 for --help, -1 on a usage error (printed). */
+static int parse(int argc, char **argv, opts_t *o) {
+    cli_t c;
+    cli_init(&c, PROG, argc, argv, 1);
+    chat_limits_t *l = &o->lim;
+    for (int k; (k = cli_next(&c)) != CLI_END;) {
+        if (k == CLI_ERROR)
+            return -1;
+        if (k == CLI_POSITIONAL)
+            return cli_error(&c, "unexpected argument '%s' (try --help)", c.arg);
+        int rc;
+        if (cli_is(&c, "--help") || cli_is(&c, "-h"))
+            return 1;
+        else if (cli_is(&c, "--host"))
+            rc = cli_string(&c, &o->host);
+        else if (cli_is(&c, "--port"))
+            rc = cli_port(&c, 1, &o->port);
+        else if (cli_is(&c, "--io-threads"))
+            rc = cli_u32(&c, 1, 64, &o->io_threads);
+        else if (cli_is(&c, "--workers"))
+            rc = cli_u32(&c, 1, 256, &o->workers);
+        else if (cli_is(&c, "--max-sessions"))
+            rc = cli_u32(&c, 1, 1u << 24, &o->max_sessions);
+        else if (cli_is(&c, "--nick-min"))
+            rc = cli_u32(&c, 1, 16, &l->nick_min_chars);
+        else if (cli_is(&c, "--nick-max"))
+            rc = cli_u32(&c, 1, 16, &l->nick_max_chars);
+        else if (cli_is(&c, "--room-max"))
+            rc = cli_u32(&c, 1, 32, &l->room_max_chars);
+        else if (cli_is(&c, "--max-text"))
+            rc = cli_u32(&c, 1, 60000, &l->max_text_bytes);
+        else if (cli_is(&c, "--max-rooms-per-user"))
+            rc = cli_u32(&c, 1, 1000, &l->max_rooms_per_user);
+        else if (cli_is(&c, "--max-members"))
+            rc = cli_u32(&c, 1, 1u << 20, &l->max_members_per_room);
+        else if (cli_is(&c, "--max-rooms"))
+            rc = cli_u32(&c, 1, 1u << 20, &l->max_rooms);
+        else if (cli_is(&c, "--rate"))
+            rc = cli_u32(&c, 1, 1000000, &l->rate_per_s);
+        else if (cli_is(&c, "--burst"))
+            rc = cli_u32(&c, 1, 1000000, &l->burst);
+        else if (cli_is(&c, "--abuse-strikes"))
+            rc = cli_u32(&c, 1, 1000000, &l->abuse_strikes);
+        else if (cli_is(&c, "--heartbeat-ms"))
+            rc = cli_u32(&c, 100, 3600000, &l->heartbeat_ms);
+        else if (cli_is(&c, "--stats"))
+            rc = cli_flag(&c, &o->stats);
+        else
+            return cli_error(&c, "unknown option '%s' (try --help)", c.name);
+        if (rc != 0)
+            return -1;
+    }
+    if (l->nick_min_chars > l->nick_max_chars)
+        return cli_error(&c, "--nick-min %u is above --nick-max %u", l->nick_min_chars,
+                         l->nick_max_chars);
+    return 0;
+}
+
+static uint64_t ld(_Atomic uint64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+static void stats_line(chat_server_t *s, uint64_t *prev_chats, uint64_t *prev_deliv, double dt) {
+    gs_app_stats_t st;
+    gs_app_stats(s->app, &st);
+    uint64_t chats = ld(&s->ctr.chats), deliv = ld(&s->ctr.deliveries);
+    fprintf(stderr,
+            "%s: sessions %" PRIu64 " logins %" PRIu64 " rooms %" PRIu64
+            " chats/s %.0f deliveries/s %.0f whispers %" PRIu64 " rate_limited %" PRIu64
+            " errors %" PRIu64 " jobs_pending %" PRIu64 " actors %" PRIu64 " pool_in_use %" PRIu64
+            "\n",
+            PROG, st.net.sessions_open, ld(&s->ctr.logins), ld(&s->ctr.rooms),
+            (double)(chats - *prev_chats) / dt, (double)(deliv - *prev_deliv) / dt,
+            ld(&s->ctr.whispers), ld(&s->ctr.rate_limited), ld(&s->ctr.errors_sent),
+            st.jobs_pending, st.actors, st.pool.in_use);
+    *prev_chats = chats;
+    *prev_deliv = deliv;
+}
+
+static void final_line(chat_server_t *s, uint64_t unsent) {
+    gs_app_stats_t st;
+    gs_app_stats(s->app, &st);
+    fprintf(
+        stderr,
+        "%s: total sessions %" PRIu64 " logins %" PRIu64 " refused %" PRIu64 " chats %" PRIu64
+        " deliveries %" PRIu64 " whispers %" PRIu64 " rate_limited %" PRIu64 " abusers_cut %" PRIu64
+        " pre_login_cut %" PRIu64 " errors %" PRIu64 " bad_frames %" PRIu64 " encodes %" PRIu64
+        " broadcasts %" PRIu64 " unsent %" PRIu64 "\n",
+        PROG, st.net.sessions_total, ld(&s->ctr.logins), ld(&s->ctr.login_refused),
+        ld(&s->ctr.chats), ld(&s->ctr.deliveries), ld(&s->ctr.whispers), ld(&s->ctr.rate_limited),
+        ld(&s->ctr.abusers_cut), ld(&s->ctr.pre_login_cut), ld(&s->ctr.errors_sent),
+        st.bad_id + st.decode_failed + st.unhandled, st.encodes, st.broadcasts, unsent);
+}
+
+int main(int argc, char **argv) {
+    opts_t o;
+    defaults(&o);
+    int prc = parse(argc, argv, &o);
+    if (prc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (prc < 0)
+        return CLI_USAGE_EXIT;
+    if (stop_signal_init() != 0) {
+        fprintf(stderr, "%s: cannot set up signal handling: %s\n", PROG, strerror(errno));
+        return 1;
+    }
+
+    chat_server_t s;
+    chat_server_config_t cfg = {.host = o.host,
+                                .port = o.port,
+                                .io_threads = o.io_threads,
+                                .workers = o.workers,
+                                .max_sessions = o.max_sessions,
+                                .lim = o.lim};
+    int rc = chat_server_start(&s, &cfg);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot start on %s port %u: %s\n", PROG, o.host, (unsigned)o.port,
+                gs_strerror(rc));
+        return 1;
+    }
+    int v6 = strchr(o.host, ':') != NULL;
+    printf("%s: listening on %s%s%s:%u (%" PRIu32 " IO threads, %" PRIu32 " workers)\n", PROG,
+           v6 ? "[" : "", o.host, v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app), o.io_threads,
+           o.workers);
+    fflush(stdout);
+
+    uint64_t prev_ns = gs_now_ns(), tick = prev_ns + TICK_NS;
+    uint64_t prev_chats = 0, prev_deliv = 0;
+    while (!stop_signal_wait(tick)) {
+        uint64_t now = gs_now_ns();
+        if (now < tick)
+            continue;
+        if (o.stats)
+            stats_line(&s, &prev_chats, &prev_deliv, (double)(now - prev_ns) / 1e9);
+        prev_ns = now;
+        tick += TICK_NS;
+        if (tick <= now)
+            tick = now + TICK_NS;
+    }
+    fprintf(stderr, "%s: stopping (flushing for up to %u ms)\n", PROG, STOP_FLUSH_MS);
+    /* The final counters are read between the stop and the free. */
+    uint64_t unsent = gs_app_stop(s.app, STOP_FLUSH_MS);
+    final_line(&s, unsent);
+    chat_server_stop(&s, 0);
+    printf("%s: stopped\n", PROG);
+    fflush(stdout);
+    return 0;
+}
