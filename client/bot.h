@@ -61,5 +61,6 @@ typedef struct bot_mode {
 } bot_mode_t;
 
 extern const bot_mode_t bot_mode_echo;
+extern const bot_mode_t bot_mode_chat;
 
 #endif /* GS_CLIENT_BOT_H */

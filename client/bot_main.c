@@ -139,7 +139,7 @@ void bot_ctl_wake(bot_ctl_t *ctl) {
 }
 
 /* The modes, by name. Adding one (e.g. chat) is one line here and its own file. */
-static const bot_mode_t *const bot_modes[] = {&bot_mode_echo};
+static const bot_mode_t *const bot_modes[] = {&bot_mode_echo, &bot_mode_chat};
 #define BOT_MODE_COUNT (sizeof bot_modes / sizeof bot_modes[0])
 
 static void usage(FILE *f) {
@@ -225,7 +225,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argv[1][0] == '-') {
-        cli_error(&c, "the first argument must be a mode (echo), not '%s' (try --help)", argv[1]);
+        cli_error(&c, "the first argument must be a mode (echo, chat), not '%s' (try --help)",
+                  argv[1]);
         return CLI_USAGE_EXIT;
     }
     const bot_mode_t *mode = find_mode(argv[1]);
