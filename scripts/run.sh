@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The one command that sets up, builds (release preset) and runs the echo server.
+# The one command that sets up, builds (release preset) and runs the chat server.
 #
-#   bash scripts/run.sh [--bots] [--port N] [-- SERVER_ARGS...]
+#   bash scripts/run.sh [--bots] [--echo] [--port N] [-- SERVER_ARGS...]
 #
-# Without --bots the server runs in the foreground until Ctrl-C. With --bots (or GS_BOTS=1) the
-# server runs in the background, gs-bot drives it for a short echo run, the server is stopped
-# with SIGINT, and the script exits with the bot's status.
+# Without --bots gs-chat-server runs in the foreground until Ctrl-C (connect with
+# build/release/client/gs-chat --port N). With --bots (or GS_BOTS=1) the server runs in the
+# background, gs-bot chat drives it for 10 s (200 bots in 10 rooms), the server is stopped with
+# SIGINT, and the script exits with the bot's status. --echo runs gs-echo-server (and echo bots).
 # Environment: GS_PORT (default 7000), GS_BOTS=1, GS_JOBS (build parallelism, default 2).
 set -euo pipefail
 
@@ -16,9 +17,11 @@ PORT=${GS_PORT:-7000}
 BOTS=${GS_BOTS:-0}
 JOBS=${GS_JOBS:-2}
 server_args=()
+ECHO=0
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --bots) BOTS=1 ;;
+        --echo) ECHO=1 ;;
         --port)
             [ "$#" -ge 2 ] || { echo "run.sh: --port needs a value" >&2; exit 2; }
             PORT=$2
@@ -26,7 +29,7 @@ while [ "$#" -gt 0 ]; do
             ;;
         --) shift; server_args=("$@"); break ;;
         -h | --help)
-            sed -n '3,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) echo "run.sh: unknown argument '$1' (server arguments go after --)" >&2; exit 2 ;;
@@ -34,8 +37,13 @@ while [ "$#" -gt 0 ]; do
     shift
 done
 
-SERVER=build/release/server/gs-echo-server
+SERVER=build/release/server/gs-chat-server
 BOT=build/release/client/gs-bot
+bot_args=(chat --connections 200 --rooms 10 --rate 5 --duration 10)
+if [ "$ECHO" = 1 ]; then
+    SERVER=build/release/server/gs-echo-server
+    bot_args=(echo --connections 200 --depth 4 --size 64 --duration 10)
+fi
 
 bash scripts/setup.sh
 cmake --preset release
@@ -111,7 +119,7 @@ fi
 
 echo "run.sh: running $BOT against port $PORT"
 bot_rc=0
-"$BOT" echo --port "$PORT" --connections 200 --depth 4 --size 64 --duration 10 || bot_rc=$?
+"$BOT" "${bot_args[@]}" --port "$PORT" || bot_rc=$?
 
 stop_server
 trap - EXIT
