@@ -146,16 +146,17 @@ static void stats_line(chat_server_t *s, uint64_t *prev_chats, uint64_t *prev_de
 static void final_line(chat_server_t *s, uint64_t unsent) {
     gs_app_stats_t st;
     gs_app_stats(s->app, &st);
-    fprintf(
-        stderr,
-        "%s: total sessions %" PRIu64 " logins %" PRIu64 " refused %" PRIu64 " chats %" PRIu64
-        " deliveries %" PRIu64 " whispers %" PRIu64 " rate_limited %" PRIu64 " abusers_cut %" PRIu64
-        " pre_login_cut %" PRIu64 " errors %" PRIu64 " bad_frames %" PRIu64 " encodes %" PRIu64
-        " broadcasts %" PRIu64 " unsent %" PRIu64 "\n",
-        PROG, st.net.sessions_total, ld(&s->ctr.logins), ld(&s->ctr.login_refused),
-        ld(&s->ctr.chats), ld(&s->ctr.deliveries), ld(&s->ctr.whispers), ld(&s->ctr.rate_limited),
-        ld(&s->ctr.abusers_cut), ld(&s->ctr.pre_login_cut), ld(&s->ctr.errors_sent),
-        st.bad_id + st.decode_failed + st.unhandled, st.encodes, st.broadcasts, unsent);
+    fprintf(stderr,
+            "%s: total sessions %" PRIu64 " logins %" PRIu64 " refused %" PRIu64 " chats %" PRIu64
+            " deliveries %" PRIu64 " whispers %" PRIu64 " rate_limited %" PRIu64
+            " abusers_cut %" PRIu64 " pre_login_cut %" PRIu64 " errors %" PRIu64
+            " bad_frames %" PRIu64 " encodes %" PRIu64 " broadcasts %" PRIu64 " unsent %" PRIu64
+            " frames_out %" PRIu64 " sends %" PRIu64 "\n",
+            PROG, st.net.sessions_total, ld(&s->ctr.logins), ld(&s->ctr.login_refused),
+            ld(&s->ctr.chats), ld(&s->ctr.deliveries), ld(&s->ctr.whispers),
+            ld(&s->ctr.rate_limited), ld(&s->ctr.abusers_cut), ld(&s->ctr.pre_login_cut),
+            ld(&s->ctr.errors_sent), st.bad_id + st.decode_failed + st.unhandled, st.encodes,
+            st.broadcasts, unsent, st.net.frames_out, st.net.sends);
 }
 
 int main(int argc, char **argv) {
