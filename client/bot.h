@@ -60,6 +60,20 @@ typedef struct bot_mode {
     int (*run)(const bot_common_t *common, const void *opts, bot_ctl_t *ctl);
 } bot_mode_t;
 
+/* ---- helpers shared by the modes (bot_util.c) -------------------------------------------- */
+
+/* Error lines printed per run; beyond that they are only counted. */
+#define BOT_REPORTS_MAX 20u
+
+/* Print "gs-bot: <message>" on stderr, one fprintf per line (lines from several IO threads do
+ * not interleave), for the first BOT_REPORTS_MAX calls on *reports; then say once that further
+ * errors are only counted. Any thread. */
+void bot_report(_Atomic uint32_t *reports, const char *fmt, ...) GS_PRINTF(2, 3);
+/* splitmix64: a small, good generator for payload patterns that a receiver can recompute. */
+uint64_t bot_splitmix64(uint64_t *state);
+/* The next once-a-second monitor tick after tick; after a long stall, skips the missed ones. */
+uint64_t bot_next_tick(uint64_t tick, uint64_t now);
+
 extern const bot_mode_t bot_mode_echo;
 extern const bot_mode_t bot_mode_chat;
 

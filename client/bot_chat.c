@@ -31,7 +31,6 @@
 #define JOIN_NS        (UINT64_C(15) * 1000000000u) /* bound on connect + login + join of all */
 #define SENDS_PER_PASS 8u    /* catch-up bound: a stalled main thread skips, it does not flood */
 #define STOP_FLUSH_MS  1000u /* gs_net_stop flush: nothing left to send */
-#define REPORTS_MAX    20u   /* error lines printed; beyond that they are only counted */
 #define REQ_LOGIN      1u    /* request ids: login, join, then REQ_CHAT + seq for chats */
 #define REQ_JOIN       2u
 #define REQ_CHAT       2u
@@ -50,16 +49,9 @@ typedef struct chat_opts {
  * belongs to the (sender, seq) the delivery claims. ASCII only: valid UTF-8 without NUL, which
  * is what the server accepts.
  * ------------------------------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 static uint64_t text_seed(uint32_t sender, uint64_t seq) {
     uint64_t s = sender;
-    return splitmix64(&s) ^ seq;
+    return bot_splitmix64(&s) ^ seq;
 }
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -95,7 +87,7 @@ typedef struct text_gen {
 
 static char text_next(text_gen_t *g) {
     if (g->left == 0) {
-        g->word = splitmix64(&g->state);
+        g->word = bot_splitmix64(&g->state);
         g->left = 8;
     }
     unsigned b = (unsigned)(g->word & 0xffu);
@@ -195,24 +187,6 @@ typedef struct chat_run {
     chat_monitor_t mon;
 } chat_run_t;
 
-static void report(chat_run_t *r, const char *fmt, ...) GS_PRINTF(2, 3);
-static void report(chat_run_t *r, const char *fmt, ...) {
-    uint32_t n = atomic_fetch_add_explicit(&r->reports, 1, memory_order_relaxed);
-    if (n > REPORTS_MAX)
-        return;
-    if (n == REPORTS_MAX) {
-        fprintf(stderr, "%s: further errors are counted but not printed\n", BOT_PROG);
-        return;
-    }
-    char line[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    /* One fprintf per line, so lines from several IO threads do not interleave. */
-    fprintf(stderr, "%s: %s\n", BOT_PROG, line);
-}
-
 static void count_error(chat_run_t *r) {
     atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
 }
@@ -280,8 +254,8 @@ static int send_msg(chat_run_t *r, chat_bot_t *b, gs_session_id_t id, const Prot
     gs_packet_t *p;
     int rc = gs_msg_encode(r->reg, r->pool, m, &p);
     if (rc != 0) {
-        report(r, "bot %" PRIu32 " (%s): encode %s: %s", b->index, b->nick, m->descriptor->name,
-               gs_strerror(rc));
+        bot_report(&r->reports, "bot %" PRIu32 " (%s): encode %s: %s", b->index, b->nick,
+                   m->descriptor->name, gs_strerror(rc));
         return rc;
     }
     rc = gs_session_send(r->net, id, &p->buf);
@@ -289,7 +263,8 @@ static int send_msg(chat_run_t *r, chat_bot_t *b, gs_session_id_t id, const Prot
     /* GS_ESTALE / GS_ECLOSING: on_close says why. GS_ESENDQ: the net cut it. Only GS_ENOMEM
      * leaves the session open, so it is reported here. */
     if (rc == GS_ENOMEM)
-        report(r, "bot %" PRIu32 " (%s): send: %s", b->index, b->nick, gs_strerror(rc));
+        bot_report(&r->reports, "bot %" PRIu32 " (%s): send: %s", b->index, b->nick,
+                   gs_strerror(rc));
     return rc;
 }
 
@@ -302,14 +277,15 @@ static void fail_bot(chat_run_t *r, chat_bot_t *b, gs_session_id_t id) {
 static void on_login_reply(chat_run_t *r, chat_bot_t *b, gs_session_id_t id,
                            const Chat__LoginReply *m) {
     if (b->state != ST_LOGIN || strcmp(m->nickname, b->nick) != 0) {
-        report(r, "bot %" PRIu32 " (%s): unexpected LoginReply for '%.20s'", b->index, b->nick,
-               m->nickname);
+        bot_report(&r->reports, "bot %" PRIu32 " (%s): unexpected LoginReply for '%.20s'", b->index,
+                   b->nick, m->nickname);
         fail_bot(r, b, id);
         return;
     }
     if (m->max_text_bytes != 0 && r->opts->text_size > m->max_text_bytes) {
-        report(r, "bot %" PRIu32 ": --text-size %" PRIu32 " is over the server's limit %" PRIu32,
-               b->index, r->opts->text_size, m->max_text_bytes);
+        bot_report(&r->reports,
+                   "bot %" PRIu32 ": --text-size %" PRIu32 " is over the server's limit %" PRIu32,
+                   b->index, r->opts->text_size, m->max_text_bytes);
         fail_bot(r, b, id);
         return;
     }
@@ -325,10 +301,10 @@ static void on_join_reply(chat_run_t *r, chat_bot_t *b, gs_session_id_t id,
                           const Chat__JoinReply *m) {
     if (b->state != ST_JOIN || strcmp(m->room, r->room_names[b->room]) != 0 ||
         m->n_members > r->room_size[b->room]) {
-        report(r,
-               "bot %" PRIu32 " (%s): unexpected JoinReply for '%.40s' (%zu members, %" PRIu32
-               " expected at most)",
-               b->index, b->nick, m->room, m->n_members, r->room_size[b->room]);
+        bot_report(&r->reports,
+                   "bot %" PRIu32 " (%s): unexpected JoinReply for '%.40s' (%zu members, %" PRIu32
+                   " expected at most)",
+                   b->index, b->nick, m->room, m->n_members, r->room_size[b->room]);
         fail_bot(r, b, id);
         return;
     }
@@ -338,8 +314,8 @@ static void on_join_reply(chat_run_t *r, chat_bot_t *b, gs_session_id_t id,
 static void on_error_msg(chat_run_t *r, chat_bot_t *b, gs_session_id_t id, const Chat__Error *m) {
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&chat__error_code__descriptor, (int)m->code);
-    report(r, "bot %" PRIu32 " (%s): server error %s for request %" PRIu32 ": %.80s", b->index,
-           b->nick, v ? v->name : "?", m->request_id, m->detail);
+    bot_report(&r->reports, "bot %" PRIu32 " (%s): server error %s for request %" PRIu32 ": %.80s",
+               b->index, b->nick, v ? v->name : "?", m->request_id, m->detail);
     count_error(r);
     /* A refused login or join leaves the bot out of the chat for good. */
     if (!b->settled && (m->request_id == REQ_LOGIN || m->request_id == REQ_JOIN)) {
@@ -351,8 +327,9 @@ static void on_error_msg(chat_run_t *r, chat_bot_t *b, gs_session_id_t id, const
 static void bad_delivery(chat_run_t *r, chat_bot_t *b, const Chat__ChatDelivery *d,
                          const char *what) {
     count_error(r);
-    report(r, "bot %" PRIu32 " (%s): %s (room '%.32s', sender '%.20s', seq %" PRIu64 ")", b->index,
-           b->nick, what, d->room, d->sender, d->seq);
+    bot_report(&r->reports,
+               "bot %" PRIu32 " (%s): %s (room '%.32s', sender '%.20s', seq %" PRIu64 ")", b->index,
+               b->nick, what, d->room, d->sender, d->seq);
 }
 
 /* One ChatDelivery: accepted (delivered, latency recorded) only if it is intact, from a member
@@ -380,18 +357,18 @@ static void on_delivery(chat_run_t *r, chat_bot_t *b, const Chat__ChatDelivery *
     uint64_t *last = &b->last_seq[(uint32_t)s / r->rooms];
     if (d->seq <= *last) {
         atomic_fetch_add_explicit(&r->duplicated, 1, memory_order_relaxed);
-        report(r,
-               "bot %" PRIu32 ": duplicate or late delivery from %s (seq %" PRIu64 ", last %" PRIu64
-               ")",
-               b->index, d->sender, d->seq, *last);
+        bot_report(&r->reports,
+                   "bot %" PRIu32 ": duplicate or late delivery from %s (seq %" PRIu64
+                   ", last %" PRIu64 ")",
+                   b->index, d->sender, d->seq, *last);
         return;
     }
     if (d->seq > *last + 1) {
         atomic_fetch_add_explicit(&r->reordered, 1, memory_order_relaxed);
-        report(r,
-               "bot %" PRIu32 ": delivery from %s out of order (seq %" PRIu64 ", expected %" PRIu64
-               ": %" PRIu64 " skipped)",
-               b->index, d->sender, d->seq, *last + 1, d->seq - *last - 1);
+        bot_report(&r->reports,
+                   "bot %" PRIu32 ": delivery from %s out of order (seq %" PRIu64
+                   ", expected %" PRIu64 ": %" PRIu64 " skipped)",
+                   b->index, d->sender, d->seq, *last + 1, d->seq - *last - 1);
     }
     *last = d->seq;
     /* Release pairs with the monitor's acquire. */
@@ -427,7 +404,7 @@ static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint
         /* Per session, so no two threads ever share one; the first block fits a delivery. */
         b->arena = gs_arena_create(1024);
         if (!b->arena) {
-            report(r, "bot %" PRIu32 ": out of memory for a decode arena", b->index);
+            bot_report(&r->reports, "bot %" PRIu32 ": out of memory for a decode arena", b->index);
             fail_bot(r, b, id);
             return;
         }
@@ -436,8 +413,9 @@ static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint
     int rc = gs_msg_decode(r->reg, b->arena, msg_id, body, len, &m);
     if (rc != 0) {
         count_error(r);
-        report(r, "bot %" PRIu32 ": undecodable frame (id 0x%08" PRIx32 ", %" PRIu32 " bytes): %s",
-               b->index, msg_id, len, gs_strerror(rc));
+        bot_report(&r->reports,
+                   "bot %" PRIu32 ": undecodable frame (id 0x%08" PRIx32 ", %" PRIu32 " bytes): %s",
+                   b->index, msg_id, len, gs_strerror(rc));
         gs_arena_reset(b->arena);
         return;
     }
@@ -467,11 +445,11 @@ static void on_close(gs_net_t *net, gs_session_id_t id, void *session_user,
     if (!ours && !(b->state == ST_FAILED && reason == GS_CLOSE_LOCAL)) {
         count_error(r);
         if (!b->opened)
-            report(r, "bot %" PRIu32 ": did not connect (%s)", b->index,
-                   gs_close_reason_name(reason));
+            bot_report(&r->reports, "bot %" PRIu32 ": did not connect (%s)", b->index,
+                       gs_close_reason_name(reason));
         else
-            report(r, "bot %" PRIu32 " (%s): closed during the run (%s)", b->index, b->nick,
-                   gs_close_reason_name(reason));
+            bot_report(&r->reports, "bot %" PRIu32 " (%s): closed during the run (%s)", b->index,
+                       b->nick, gs_close_reason_name(reason));
     }
     settle(r, b, 0);
     if (atomic_fetch_sub_explicit(&r->live, 1, memory_order_acq_rel) == 1)
@@ -526,13 +504,6 @@ static void send_due(chat_run_t *r, uint64_t now, uint64_t interval) {
     }
 }
 
-static void fmt_us(char *buf, size_t n, const lat_hist_t *h, double pct) {
-    if (h->count == 0)
-        snprintf(buf, n, "-");
-    else
-        snprintf(buf, n, "%.1fus", (double)lat_hist_percentile(h, pct) / 1000.0);
-}
-
 static void monitor_line(chat_run_t *r, uint64_t now, uint64_t t0, const char *phase) {
     chat_monitor_t *m = &r->mon;
     uint64_t delivered = sum_delivered(r);
@@ -551,8 +522,8 @@ static void monitor_line(chat_run_t *r, uint64_t now, uint64_t t0, const char *p
     if (r->common->json_only)
         return;
     char p50[32], p99[32], extra[96] = "";
-    fmt_us(p50, sizeof p50, &m->delta, 50);
-    fmt_us(p99, sizeof p99, &m->delta, 99);
+    lat_fmt_us(p50, sizeof p50, &m->delta, 50);
+    lat_fmt_us(p99, sizeof p99, &m->delta, 99);
     uint64_t dup = atomic_load_explicit(&r->duplicated, memory_order_relaxed);
     uint64_t reo = atomic_load_explicit(&r->reordered, memory_order_relaxed);
     if (dup || reo)
@@ -566,12 +537,6 @@ static void monitor_line(chat_run_t *r, uint64_t now, uint64_t t0, const char *p
             atomic_load_explicit(&r->joined, memory_order_relaxed), sent_s, deliv_s,
             r->expected - delivered, p50, p99,
             atomic_load_explicit(&r->errors, memory_order_relaxed), extra);
-}
-
-static uint64_t next_tick(uint64_t tick, uint64_t now) {
-    tick += TICK_NS;
-    /* After a long stall, skip the missed ticks instead of printing them back to back. */
-    return tick > now ? tick : now + TICK_NS;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -719,7 +684,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
             count_error(r);
             settle(r, b, 0);
             atomic_fetch_sub_explicit(&r->live, 1, memory_order_relaxed);
-            report(r, "bot %" PRIu32 ": connect: %s", i, gs_strerror(rc));
+            bot_report(&r->reports, "bot %" PRIu32 ": connect: %s", i, gs_strerror(rc));
         }
     }
 
@@ -737,7 +702,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
         }
         if (now >= tick) {
             monitor_line(r, now, t0, "join");
-            tick = next_tick(tick, now);
+            tick = bot_next_tick(tick, now);
         }
         if (now >= join_end) {
             why = "timed out waiting for every bot to join";
@@ -779,7 +744,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
             }
             if (now >= tick) {
                 monitor_line(r, now, t0, "chat");
-                tick = next_tick(tick, now);
+                tick = bot_next_tick(tick, now);
             }
         }
 
@@ -804,7 +769,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
             }
             if (now >= tick) {
                 monitor_line(r, now, t0, "drain");
-                tick = next_tick(tick, now);
+                tick = bot_next_tick(tick, now);
             }
         }
         t_end = gs_now_ns();

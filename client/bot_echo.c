@@ -19,7 +19,6 @@
 #define DRAIN_NS      (UINT64_C(5) * 1000000000u) /* how long the drain waits for echoes */
 #define TICK_NS       UINT64_C(1000000000)        /* monitor period */
 #define STOP_FLUSH_MS 1000u                       /* gs_net_stop flush: nothing left to send */
-#define REPORTS_MAX   20u /* error lines printed; beyond that they are only counted */
 
 typedef struct echo_opts {
     uint32_t size;  /* payload bytes per message, header included */
@@ -55,16 +54,9 @@ static uint64_t get_le64(const uint8_t *p) {
 }
 
 /* splitmix64: a cheap generator whose streams differ for different seeds. */
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 static uint64_t pattern_seed(uint32_t conn, uint64_t seq) {
     uint64_t s = conn;
-    return splitmix64(&s) ^ seq;
+    return bot_splitmix64(&s) ^ seq;
 }
 
 /* Each step is a bijection of h for a fixed word and of the word for a fixed h, so changing any
@@ -100,9 +92,9 @@ static void msg_fill(uint8_t *p, uint32_t size, uint32_t conn, uint64_t seq, uin
     uint64_t st = pattern_seed(conn, seq);
     uint32_t i = MSG_HDR_SIZE;
     for (; i + 8 <= size; i += 8)
-        put_le64(p + i, splitmix64(&st));
+        put_le64(p + i, bot_splitmix64(&st));
     if (i < size) {
-        uint64_t w = splitmix64(&st);
+        uint64_t w = bot_splitmix64(&st);
         for (; i < size; i++, w >>= 8)
             p[i] = (uint8_t)w;
     }
@@ -119,10 +111,10 @@ static int msg_check(const uint8_t *p, uint32_t size, uint32_t *conn, uint64_t *
     uint64_t st = pattern_seed(*conn, *seq);
     uint32_t i = MSG_HDR_SIZE;
     for (; i + 8 <= size; i += 8)
-        if (get_le64(p + i) != splitmix64(&st))
+        if (get_le64(p + i) != bot_splitmix64(&st))
             return -1;
     if (i < size) {
-        uint64_t w = splitmix64(&st);
+        uint64_t w = bot_splitmix64(&st);
         for (; i < size; i++, w >>= 8)
             if (p[i] != (uint8_t)w)
                 return -1;
@@ -183,25 +175,6 @@ typedef struct echo_run {
     echo_monitor_t mon;
 } echo_run_t;
 
-static void report(echo_run_t *r, const char *fmt, ...) GS_PRINTF(2, 3);
-static void report(echo_run_t *r, const char *fmt, ...) {
-    uint32_t n = atomic_fetch_add_explicit(&r->reports, 1, memory_order_relaxed);
-    if (n > REPORTS_MAX)
-        return;
-    if (n == REPORTS_MAX) {
-        fprintf(stderr, "%s: further errors are counted but not printed\n", BOT_PROG);
-        return;
-    }
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    /* One fprintf per line: stdio locks the stream per call, so lines from several IO threads
-     * do not interleave. */
-    fprintf(stderr, "%s: %s\n", BOT_PROG, line);
-}
-
 static void mark_quiet(echo_run_t *r, echo_conn_t *c) {
     c->quiet = 1;
     if (atomic_fetch_sub_explicit(&r->active, 1, memory_order_acq_rel) == 1)
@@ -219,7 +192,8 @@ static int send_msg(echo_run_t *r, echo_conn_t *c, gs_net_t *net, gs_session_id_
     /* Built in place in a pooled packet: no copy of the payload. */
     gs_packet_t *b = gs_packet_alloc(r->pool, size);
     if (!b) {
-        report(r, "connection %" PRIu32 ": out of memory for a message, disconnecting", c->index);
+        bot_report(&r->reports,
+                   "connection %" PRIu32 ": out of memory for a message, disconnecting", c->index);
         gs_session_disconnect(net, id);
         return -1;
     }
@@ -235,7 +209,8 @@ static int send_msg(echo_run_t *r, echo_conn_t *c, gs_net_t *net, gs_session_id_
         /* GS_ESTALE / GS_ECLOSING: the session is going and on_close will say why. GS_ESENDQ:
          * the net disconnected it (send_queue_hard). Only GS_ENOMEM leaves it open. */
         if (rc == GS_ENOMEM) {
-            report(r, "connection %" PRIu32 ": send: %s, disconnecting", c->index, gs_strerror(rc));
+            bot_report(&r->reports, "connection %" PRIu32 ": send: %s, disconnecting", c->index,
+                       gs_strerror(rc));
             gs_session_disconnect(net, id);
         }
         return -1;
@@ -264,16 +239,17 @@ static void refill(echo_run_t *r, echo_conn_t *c, gs_net_t *net, gs_session_id_t
 
 static void mismatch(echo_run_t *r, echo_conn_t *c, const char *what, uint64_t seq) {
     atomic_fetch_add_explicit(&r->mismatched, 1, memory_order_relaxed);
-    report(r, "connection %" PRIu32 ": %s (got seq %" PRIu64 ", expected %" PRIu64 ")", c->index,
-           what, seq, c->expect_seq);
+    bot_report(&r->reports,
+               "connection %" PRIu32 ": %s (got seq %" PRIu64 ", expected %" PRIu64 ")", c->index,
+               what, seq, c->expect_seq);
 }
 
 /* A message that cannot be identified: count it against the echo expected next, so that the
  * window moves on and that message also shows as lost (it never came back intact). */
 static void unidentified(echo_run_t *r, echo_conn_t *c, const char *what) {
     atomic_fetch_add_explicit(&r->mismatched, 1, memory_order_relaxed);
-    report(r, "connection %" PRIu32 ": %s (expected seq %" PRIu64 ")", c->index, what,
-           c->expect_seq);
+    bot_report(&r->reports, "connection %" PRIu32 ": %s (expected seq %" PRIu64 ")", c->index, what,
+               c->expect_seq);
     if (c->expect_seq < c->next_seq)
         c->expect_seq++;
 }
@@ -302,8 +278,9 @@ static void on_echo(echo_run_t *r, echo_conn_t *c, const uint8_t *msg, uint32_t 
     }
     if (seq < c->expect_seq) {
         atomic_fetch_add_explicit(&r->duplicated, 1, memory_order_relaxed);
-        report(r, "connection %" PRIu32 ": duplicate echo (seq %" PRIu64 ", expected %" PRIu64 ")",
-               c->index, seq, c->expect_seq);
+        bot_report(&r->reports,
+                   "connection %" PRIu32 ": duplicate echo (seq %" PRIu64 ", expected %" PRIu64 ")",
+                   c->index, seq, c->expect_seq);
         return;
     }
     if (seq > c->expect_seq) {
@@ -360,8 +337,9 @@ static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const
         if (!c->partial) {
             c->partial = malloc(size);
             if (!c->partial) {
-                report(r, "connection %" PRIu32 ": out of memory for reassembly, disconnecting",
-                       c->index);
+                bot_report(&r->reports,
+                           "connection %" PRIu32 ": out of memory for reassembly, disconnecting",
+                           c->index);
                 gs_session_disconnect(net, id);
                 return;
             }
@@ -394,11 +372,11 @@ static void on_close(gs_net_t *net, gs_session_id_t id, void *session_user,
     if (!ours) {
         atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
         if (!c->opened)
-            report(r, "connection %" PRIu32 ": did not connect (%s)", c->index,
-                   gs_close_reason_name(reason));
+            bot_report(&r->reports, "connection %" PRIu32 ": did not connect (%s)", c->index,
+                       gs_close_reason_name(reason));
         else
-            report(r, "connection %" PRIu32 ": closed during the run (%s)", c->index,
-                   gs_close_reason_name(reason));
+            bot_report(&r->reports, "connection %" PRIu32 ": closed during the run (%s)", c->index,
+                       gs_close_reason_name(reason));
     }
     if (!c->quiet)
         mark_quiet(r, c);
@@ -422,13 +400,6 @@ static void sum_counts(echo_run_t *r, uint64_t *sent, uint64_t *received) {
     *received = v;
 }
 
-static void fmt_us(char *buf, size_t n, const lat_hist_t *h, double pct) {
-    if (h->count == 0)
-        snprintf(buf, n, "-");
-    else
-        snprintf(buf, n, "%.1fus", (double)lat_hist_percentile(h, pct) / 1000.0);
-}
-
 static void monitor_line(echo_run_t *r, uint64_t now, uint64_t t0, const char *phase) {
     echo_monitor_t *m = &r->mon;
     uint64_t sent, received;
@@ -448,8 +419,8 @@ static void monitor_line(echo_run_t *r, uint64_t now, uint64_t t0, const char *p
     if (r->common->json_only)
         return;
     char p50[32], p99[32], extra[96] = "";
-    fmt_us(p50, sizeof p50, &m->delta, 50);
-    fmt_us(p99, sizeof p99, &m->delta, 99);
+    lat_fmt_us(p50, sizeof p50, &m->delta, 50);
+    lat_fmt_us(p99, sizeof p99, &m->delta, 99);
     uint64_t mism = atomic_load_explicit(&r->mismatched, memory_order_relaxed);
     uint64_t dup = atomic_load_explicit(&r->duplicated, memory_order_relaxed);
     if (mism || dup)
@@ -461,12 +432,6 @@ static void monitor_line(echo_run_t *r, uint64_t now, uint64_t t0, const char *p
             atomic_load_explicit(&r->open, memory_order_relaxed), r->n, sent_s, recv_s,
             sent - received, p50, p99, atomic_load_explicit(&r->errors, memory_order_relaxed),
             extra);
-}
-
-static uint64_t next_tick(uint64_t tick, uint64_t now) {
-    tick += TICK_NS;
-    /* After a long stall, skip the missed ticks instead of printing them back to back. */
-    return tick > now ? tick : now + TICK_NS;
 }
 
 static void net_config(const bot_common_t *common, const echo_opts_t *o, echo_run_t *r,
@@ -587,7 +552,7 @@ static int echo_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
             atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
             atomic_fetch_sub_explicit(&r->active, 1, memory_order_relaxed);
             atomic_fetch_sub_explicit(&r->live, 1, memory_order_relaxed);
-            report(r, "connection %" PRIu32 ": connect: %s", i, gs_strerror(rc));
+            bot_report(&r->reports, "connection %" PRIu32 ": connect: %s", i, gs_strerror(rc));
         }
     }
 
@@ -609,7 +574,7 @@ static int echo_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
         }
         if (now >= tick) {
             monitor_line(r, now, t0, "run");
-            tick = next_tick(tick, now);
+            tick = bot_next_tick(tick, now);
         }
         if (now >= end)
             break;
@@ -631,7 +596,7 @@ static int echo_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
         }
         if (now >= tick) {
             monitor_line(r, now, t0, "drain");
-            tick = next_tick(tick, now);
+            tick = bot_next_tick(tick, now);
         }
         if (now >= drain_end)
             break;

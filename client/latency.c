@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Log-linear latency histogram: fixed memory, O(1) record, percentiles by one walk. */
+
 #include "latency.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define FULL (1u << LAT_SUB_BITS)        /* values below this have a bucket each */
@@ -134,4 +136,11 @@ void lat_shared_snapshot(lat_shared_t *s, lat_hist_t *out) {
         out->count += n;
     }
     out->max = atomic_load_explicit(&s->max, memory_order_relaxed);
+}
+
+void lat_fmt_us(char *buf, size_t n, const lat_hist_t *h, double pct) {
+    if (h->count == 0)
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.1fus", (double)lat_hist_percentile(h, pct) / 1000.0);
 }

@@ -5,6 +5,7 @@
 #define GS_CLIENT_LATENCY_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Values below 2^LAT_SUB_BITS get a bucket each; every power of two above that is cut into
@@ -35,6 +36,8 @@ void lat_hist_delta(lat_hist_t *out, const lat_hist_t *cur, const lat_hist_t *pr
 /* The value at percentile pct (0 < pct <= 100): the upper bound of the bucket holding that
  * sample, capped at max, so that p100 == max. 0 for an empty histogram. */
 uint64_t lat_hist_percentile(const lat_hist_t *h, double pct);
+/* The pct-th percentile for a monitor line: "812.3us", or "-" when there is no sample. */
+void lat_fmt_us(char *buf, size_t n, const lat_hist_t *h, double pct);
 
 /* A histogram that several threads record into at once (relaxed atomic adds) while one other
  * thread takes snapshots of it. There is no reset: readers diff snapshots instead. */
