@@ -3,6 +3,7 @@
  * scheduling handover whose worker side (and the argument that no job is stranded) is in
  * sched.c. */
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sched_internal.h"
@@ -71,19 +72,27 @@ void gs__actor_push(gs_actor_t *a, gs__job_t *job) {
     }
 }
 
-int gs_actor_post(gs_actor_t *a, gs_job_cb fn, const void *data, size_t len) {
+int gs_actor_post2(gs_actor_t *a, gs_job_cb fn, const void *head, size_t head_len, const void *tail,
+                   size_t tail_len) {
     gs__job_t *job;
 
-    if (a == NULL || fn == NULL || (data == NULL && len > 0))
+    if (a == NULL || fn == NULL || (head == NULL && head_len > 0) ||
+        (tail == NULL && tail_len > 0) || tail_len > SIZE_MAX - head_len)
         return GS_EINVAL;
-    job = gs__job_alloc(a->sched, len);
+    job = gs__job_alloc(a->sched, head_len + tail_len);
     if (job == NULL)
         return GS_ENOMEM; /* nothing queued, no reference taken: fn will not run */
     job->kind = GS__JOB_USER;
     job->fn = fn;
-    job->len = len;
-    if (len > 0)
-        memcpy(job->data, data, len);
+    job->len = head_len + tail_len;
+    if (head_len > 0)
+        memcpy(job->data, head, head_len);
+    if (tail_len > 0)
+        memcpy(job->data + head_len, tail, tail_len);
     gs__actor_push(a, job);
     return 0;
+}
+
+int gs_actor_post(gs_actor_t *a, gs_job_cb fn, const void *data, size_t len) {
+    return gs_actor_post2(a, fn, data, len, NULL, 0);
 }

@@ -338,6 +338,14 @@ static int text_ok(gs_ctx_t *ctx, chat_session_t *cs, const ProtobufCMessage *m,
     return 1;
 }
 
+/* Post header + text (with its terminator) to the actor that handles it, in one copy. */
+static void post_text(gs_ctx_t *ctx, gs_actor_t *to, gs_job_cb fn, const void *hdr, size_t hdr_len,
+                      const char *text, const ProtobufCMessage *m, uint32_t request_id) {
+    if (gs_actor_post2(to, fn, hdr, hdr_len, text, strlen(text) + 1) != 0)
+        chat_send_error(server_of(ctx), ctx->session, request_id,
+                        CHAT__ERROR_CODE__ERROR_SERVER_BUSY, id_of(m), "try again");
+}
+
 static void on_chat(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
     chat_server_t *s = user;
     const Chat__ChatSend *r = (const Chat__ChatSend *)m;
@@ -352,27 +360,14 @@ static void on_chat(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
     }
     if (!text_ok(ctx, cs, m, r->request_id, r->text))
         return;
-    size_t n = strlen(r->text);
-    /* The room gets a copy: header, then the text with its terminator. */
-    size_t total = sizeof(chat_room_chat_t) + n + 1;
-    chat_room_chat_t *c = malloc(total);
-    if (!c) {
-        chat_send_error(s, ctx->session, r->request_id, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                        id_of(m), "try again");
-        return;
-    }
-    *c = (chat_room_chat_t){.from = ctx->session,
-                            .request_id = r->request_id,
-                            .seq = r->seq,
-                            .sent_at_us = r->sent_at_us,
-                            .text_len = (uint32_t)n};
-    memcpy(c->from_nick, cs->nick, sizeof(c->from_nick));
-    memcpy(c + 1, r->text, n + 1);
+    chat_room_chat_t c = {.from = ctx->session,
+                          .request_id = r->request_id,
+                          .seq = r->seq,
+                          .sent_at_us = r->sent_at_us,
+                          .text_len = (uint32_t)strlen(r->text)};
+    memcpy(c.from_nick, cs->nick, sizeof(c.from_nick));
     atomic_fetch_add_explicit(&s->ctr.chats, 1, memory_order_relaxed);
-    if (gs_actor_post(j->room, chat_room_chat, c, total) != 0)
-        chat_send_error(s, ctx->session, r->request_id, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                        id_of(m), "try again");
-    free(c);
+    post_text(ctx, j->room, chat_room_chat, &c, sizeof(c), r->text, m, r->request_id);
 }
 
 static void on_whisper(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
@@ -388,26 +383,14 @@ static void on_whisper(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
     }
     if (!text_ok(ctx, cs, m, r->request_id, r->text))
         return;
-    size_t n = strlen(r->text);
-    size_t total = sizeof(chat_lobby_whisper_t) + n + 1;
-    chat_lobby_whisper_t *w = malloc(total);
-    if (!w) {
-        chat_send_error(s, ctx->session, r->request_id, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                        id_of(m), "try again");
-        return;
-    }
-    *w = (chat_lobby_whisper_t){.from = ctx->session,
-                                .request_id = r->request_id,
-                                .seq = r->seq,
-                                .sent_at_us = r->sent_at_us,
-                                .text_len = (uint32_t)n};
-    memcpy(w->from_nick, cs->nick, sizeof(w->from_nick));
-    strcpy(w->to_nick, r->to);
-    memcpy(w + 1, r->text, n + 1);
-    if (gs_actor_post(s->lobby, chat_lobby_whisper, w, total) != 0)
-        chat_send_error(s, ctx->session, r->request_id, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                        id_of(m), "try again");
-    free(w);
+    chat_lobby_whisper_t w = {.from = ctx->session,
+                              .request_id = r->request_id,
+                              .seq = r->seq,
+                              .sent_at_us = r->sent_at_us,
+                              .text_len = (uint32_t)strlen(r->text)};
+    memcpy(w.from_nick, cs->nick, sizeof(w.from_nick));
+    strcpy(w.to_nick, r->to); /* length checked above */
+    post_text(ctx, s->lobby, chat_lobby_whisper, &w, sizeof(w), r->text, m, r->request_id);
 }
 
 int chat_session_register(chat_server_t *s) {

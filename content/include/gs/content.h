@@ -135,6 +135,10 @@ void gs_actor_set_finalizer(gs_actor_t *a, void (*fn)(void *user));
  * (by the same thread). data is copied (len may be 0). Never shed. Returns 0 or GS_ENOMEM (the
  * pool refused: the job will not run). */
 int gs_actor_post(gs_actor_t *a, gs_job_cb fn, const void *data, size_t len);
+/* gs_actor_post with the data in two pieces, copied one after the other into the job (e.g. a
+ * fixed header and a variable-length text): no staging buffer, one copy. Same returns. */
+int gs_actor_post2(gs_actor_t *a, gs_job_cb fn, const void *head, size_t head_len, const void *tail,
+                   size_t tail_len);
 
 /* The actor of an open session, with a reference for the caller; NULL when the id is stale. */
 gs_actor_t *gs_app_session_actor(gs_app_t *app, gs_session_id_t id);
