@@ -438,18 +438,13 @@ static int encode(gs_app_t *app, const ProtobufCMessage *msg, gs_packet_t **out)
     return rc;
 }
 
-static int send_one(gs_app_t *app, gs_session_id_t to, gs_packet_t *p) {
-    int rc = gs_session_send(app->net, to, &p->buf);
-    inc(rc == 0 ? &app->sends : &app->send_failed);
-    return rc;
-}
-
 int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg) {
     gs_packet_t *p;
     int rc = encode(app, msg, &p);
     if (rc != 0)
         return rc;
-    rc = send_one(app, to, p);
+    rc = gs_session_send(app->net, to, &p->buf);
+    inc(rc == 0 ? &app->sends : &app->send_failed);
     gs_packet_unref(p);
     return rc;
 }
@@ -465,8 +460,11 @@ int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
     inc(&app->broadcasts);
     size_t ok = 0;
     for (size_t i = 0; i < n; i++)
-        ok += send_one(app, to[i], p) == 0;
+        ok += gs_session_send(app->net, to[i], &p->buf) == 0;
     gs_packet_unref(p);
+    /* Counted once per broadcast, not per member: these lines are shared by every worker. */
+    atomic_fetch_add_explicit(&app->sends, ok, memory_order_relaxed);
+    atomic_fetch_add_explicit(&app->send_failed, n - ok, memory_order_relaxed);
     if (sent)
         *sent = ok;
     return 0;
