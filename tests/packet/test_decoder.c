@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "wire_nest.h"
+
 #include "chat_proto.h"
 #include "decoder.h"
 #include "gs/packet.h"
@@ -553,29 +555,6 @@ typedef struct input {
     const uint8_t *b;
     size_t n;
 } input_t;
-
-/* T nested `levels` deep through child (5), with `leaf` (a names element) in the innermost. */
-static size_t nest(uint8_t *out, size_t cap, unsigned levels, const uint8_t *leaf, size_t n) {
-    uint8_t tmp[256];
-    assert_true(n + 2 <= sizeof(tmp) && n < 0x80);
-    size_t len = 0;
-    if (n > 0) {
-        tmp[0] = 0x32;
-        tmp[1] = (uint8_t)n;
-        memcpy(tmp + 2, leaf, n);
-        len = n + 2;
-    }
-    for (unsigned i = 0; i < levels; i++) {
-        assert_true(len + 2 <= sizeof(tmp) && len < 0x80);
-        memmove(tmp + 2, tmp, len);
-        tmp[0] = 0x2A;
-        tmp[1] = (uint8_t)len;
-        len += 2;
-    }
-    assert_true(len <= cap);
-    memcpy(out, tmp, len);
-    return len;
-}
 
 static void test_wire_check_inputs(void **state) {
     (void)state;

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "wire_nest.h"
+
 #include "chat.pb-c.h"
 #include "chat_proto.h"
 #include "gs/packet.h"
@@ -474,29 +476,6 @@ static void test_map_entries(void **state) {
     assert_int_equal(wc(t, BODY(0x5A, 0x03, 0x0A, 0x01, 'k', 0x5A, 0x03, 0x12, 0x01, 0x80)),
                      GS_EBADTEXT);                                     /* in the second entry */
     assert_int_equal(wc(t, BODY(0x5A, 0x02, 0x08, 0x01)), GS_EBADMSG); /* key as varint */
-}
-
-/* T nested `levels` deep through child (5), with `leaf` (a names element) in the innermost. */
-static size_t nest(uint8_t *out, size_t cap, unsigned levels, const uint8_t *leaf, size_t n) {
-    uint8_t tmp[256];
-    assert_true(n + 2 <= sizeof(tmp) && n < 0x80);
-    size_t len = 0;
-    if (n > 0) {
-        tmp[0] = 0x32;
-        tmp[1] = (uint8_t)n;
-        memcpy(tmp + 2, leaf, n);
-        len = n + 2;
-    }
-    for (unsigned i = 0; i < levels; i++) {
-        assert_true(len + 2 <= sizeof(tmp) && len < 0x80);
-        memmove(tmp + 2, tmp, len);
-        tmp[0] = 0x2A;
-        tmp[1] = (uint8_t)len;
-        len += 2;
-    }
-    assert_true(len <= cap);
-    memcpy(out, tmp, len);
-    return len;
 }
 
 static void test_depth_limit(void **state) {
