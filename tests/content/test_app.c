@@ -163,6 +163,14 @@ static gs_app_stats_t stats(fixture_t *f) {
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
+static uint64_t handled(void *arg) {
+    gs_app_stats_t st;
+    gs_app_stats(((fixture_t *)arg)->app, &st);
+    return st.messages;
+}
+static int handled_4(void *arg) { return handled(arg) >= 4; }
+static int handled_1600(void *arg) { return handled(arg) >= 1600; }
+
 static void test_ping_pong_in_order(void **state) {
     (void)state;
     fixture_t f;
@@ -177,6 +185,8 @@ static void test_ping_pong_in_order(void **state) {
     for (uint32_t k = 1; k <= 200; k++)
         for (int i = 0; i < 8; i++)
             expect_pong(fds[i], k, (uint64_t)i << 32 | k);
+    /* The last Pongs can arrive before their handlers have returned and been counted. */
+    assert_true(th_wait_until(handled_1600, &f, 5000));
     gs_app_stats_t st = stats(&f);
     assert_int_equal(st.messages, 1600);
     assert_int_equal(st.encodes, 1600);
@@ -331,6 +341,9 @@ static void test_broadcast_from_user_thread(void **state) {
         expect_pong(fds[i], 1, 1);
         b.ids[i] = atomic_load(&f.ids[i]);
     }
+    /* The client can read a Pong before the worker that sent it has counted the send: the
+     * handler (and its counting) is over only once `messages` says so. */
+    assert_true(th_wait_until(handled_4, &f, 5000));
     gs_app_stats_t before = stats(&f);
     gs_thread_t *t;
     assert_int_equal(gs_thread_start(&t, broadcaster, &b, "bcast"), 0);
