@@ -6,12 +6,15 @@
 # p99 and server CPU per delivery (utime+stime from /proc/PID/stat over the bot run, join phase
 # included) next to server CPU per echoed message and their ratios (target: echo/chat >= 3), and
 # the server's counts: chats, broadcasts and encodes (one encode per broadcast), frames out and
-# sendmsg calls (how many deliveries each send gathered).
+# sendmsg calls (how many deliveries each send gathered). Each cell runs once per send delay
+# (gs-chat-server --send-delay-ms: sends held up to that long so that they leave gathered).
 # Usage: bench/chat_bench.sh [BUILD_DIR (build/release)] [SECONDS (5)] [REPS (3)]
+# Environment: GS_BENCH_DELAYS send delays in ms, default "0 10 30".
 set -u
 B=${1:-build/release}
 SECS=${2:-5}
 REPS=${3:-3}
+DELAYS=${GS_BENCH_DELAYS:-0 10 30}
 CHAT=$B/server/gs-chat-server ECHO=$B/server/gs-echo-server BOT=$B/client/gs-bot
 for x in "$CHAT" "$ECHO" "$BOT"; do [ -x "$x" ] || { echo "missing $x: build the release preset"; exit 2; }; done
 TCK=$(getconf CLK_TCK)
@@ -55,13 +58,14 @@ echo_cpu() { # depth -> median ns per echoed message
 echo16=$(echo_cpu 16)
 echo1=$(echo_cpu 1)
 echo "echo: server CPU per echoed message: depth 16 ${echo16} ns, depth 1 ${echo1} ns"
-echo "# size bots rooms rate | deliveries/s  p99us cpu_ns/delivery | echo16/chat echo1/chat | counts"
+echo "# size bots rooms rate delay_ms | deliveries/s  p99us cpu_ns/delivery | echo16/chat echo1/chat | frames/send | counts"
 for cell in "10 1000 100 10" "100 1000 10 2" "500 500 1 1"; do
+ for delay in $DELAYS; do
   read -r size bots rooms rate <<<"$cell"
   dps=() p99=() cpu=() last=
   for _ in $(seq 1 "$REPS"); do
     start "$CHAT" --io-threads 1 --workers 1 --rate 100000 --burst 100000 --max-members 1000 \
-      || { echo "chat server did not start"; exit 1; }
+      --send-delay-ms "$delay" || { echo "chat server did not start"; exit 1; }
     t0=$(cpu_ticks "$SPID")
     json=$(taskset -c 1 "$BOT" chat --port "$PORT" --connections "$bots" --rooms "$rooms" \
            --rate "$rate" --duration "$SECS" --json-only 2>/dev/null | tail -1)
@@ -76,8 +80,12 @@ for cell in "10 1000 100 10" "100 1000 10 2" "500 500 1 1"; do
   done
   c=$(printf '%s\n' "${cpu[@]}" | median)
   ratio() { awk -v e="$1" -v c="$c" 'BEGIN {printf "%.2f", c ? e / c : 0}'; }
-  printf '%4s %5s %5s %4s | %12s %6s %15s | %11s %10s | %s\n' "$size" "$bots" "$rooms" "$rate" \
-    "$(printf '%s\n' "${dps[@]}" | median)" "$(printf '%s\n' "${p99[@]}" | median)" "$c" \
-    "$(ratio "$echo16")" "$(ratio "$echo1")" \
-    "$(echo "$last" | grep -oE '(chats|encodes|broadcasts|frames_out|sends) [0-9]*' | tr '\n' ' ')"
+  fo=$(echo "$last" | grep -oE 'frames_out [0-9]+' | cut -d' ' -f2)
+  se=$(echo "$last" | grep -oE ' sends [0-9]+' | cut -d' ' -f3)
+  printf '%4s %5s %5s %4s %8s | %12s %6s %15s | %11s %10s | %11s | %s\n' "$size" "$bots" "$rooms" \
+    "$rate" "$delay" "$(printf '%s\n' "${dps[@]}" | median)" "$(printf '%s\n' "${p99[@]}" | median)" \
+    "$c" "$(ratio "$echo16")" "$(ratio "$echo1")" \
+    "$(awk -v f="${fo:-0}" -v s="${se:-0}" 'BEGIN {printf "%.2f", s ? f / s : 0}')" \
+    "$(echo "$last" | grep -oE '(chats|encodes|broadcasts) [0-9]*' | tr '\n' ' ')"
+ done
 done

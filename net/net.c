@@ -212,8 +212,12 @@ uint64_t gs_net_stop(gs_net_t *net, uint32_t flush_ms) {
         return atomic_load(&net->unsent);
     net->flush_ms = flush_ms;
     atomic_store_explicit(&net->stopping, 1, memory_order_release);
-    for (uint32_t i = 0; i < net->nloops; i++)
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        /* A loop waiting out a send delay may leave wake_pending set (see drain_inbox): clear it
+         * so that this wake-up is really sent, rather than the stop being seen at the next tick. */
+        atomic_store_explicit(&net->loops[i].wake_pending, 0, memory_order_seq_cst);
         gs__port_wake(&net->loops[i]);
+    }
     for (uint32_t i = 0; i < net->nloops; i++) {
         if (net->loops[i].thread) {
             gs_thread_join(net->loops[i].thread);

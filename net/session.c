@@ -144,16 +144,28 @@ void gs__loop_free_reqs(gs__loop_t *loop) {
     }
 }
 
-/* Loop thread, caller owns the send flag: put the session on this batch's flush list. */
-static void flush_add(gs__session_t *s) {
-    gs__loop_t *loop = s->loop;
-    gs__session_ref(s);
+/* Loop thread: append to the flush list (the list holds a reference per session). The first
+ * session in an empty list sets when the list goes out: now, or send_delay_ms from now. */
+static void flush_list_append(gs__loop_t *loop, gs__session_t *s) {
     s->flush_next = NULL;
-    if (loop->flush_tail)
+    if (loop->flush_tail) {
         loop->flush_tail->flush_next = s;
-    else
+    } else {
         loop->flush_head = s;
+        loop->flush_at_ms = loop->now_ms + loop->net->cfg.send_delay_ms;
+    }
     loop->flush_tail = s;
+}
+
+/* Loop thread, caller owns the send flag: put the session on the flush list. */
+static void flush_add(gs__session_t *s) {
+    gs__session_ref(s);
+    flush_list_append(s->loop, s);
+}
+
+/* Whether the flush list waits for its send_delay_ms (and the inbox with it, see drain_inbox). */
+static int flush_waiting(gs__loop_t *loop) {
+    return loop->flush_head && !loop->stopping && loop->now_ms < loop->flush_at_ms;
 }
 
 /* Called by gs_session_send after queueing, on any thread: whoever flips the flag from 0 to 1
@@ -311,13 +323,13 @@ static void flush_all(gs__loop_t *loop) {
     while (loop->deferred) {
         gs__session_t *s = loop->deferred;
         loop->deferred = s->flush_next;
-        s->flush_next = NULL;
-        if (loop->flush_tail)
-            loop->flush_tail->flush_next = s;
-        else
-            loop->flush_head = s;
-        loop->flush_tail = s;
+        flush_list_append(loop, s);
     }
+}
+
+static void flush_if_due(gs__loop_t *loop) {
+    if (loop->flush_head && !flush_waiting(loop))
+        flush_all(loop);
 }
 
 /* ---- receiving --------------------------------------------------------------------------- */
@@ -510,8 +522,13 @@ void gs__session_request_close(gs__session_t *s, gs_close_reason_t reason) {
 /* ---- the loop's batch end: inbox, flushes, ticks, stop ---------------------------------- */
 
 static void drain_inbox(gs__loop_t *loop) {
-    /* Clear before draining: a producer that pushes after this point wakes us again. */
-    atomic_store_explicit(&loop->wake_pending, 0, memory_order_seq_cst);
+    /* Clear before draining: a producer that pushes after this point wakes us again. Not while
+     * the flush list waits out its send delay: the loop wakes at the flush time anyway and drains
+     * then, so producers kicking more sessions meanwhile need not write the eventfd (one wake-up
+     * per delay instead of one per batch of kicks). A close or release posted meanwhile waits at
+     * most the delay. */
+    if (!flush_waiting(loop))
+        atomic_store_explicit(&loop->wake_pending, 0, memory_order_seq_cst);
     gs_mpsc_node_t *n;
     while ((n = gs_mpsc_pop(&loop->inbox)) != NULL) {
         gs__session_t *s = gs_container_of(n, gs__session_t, inbox_node);
@@ -599,23 +616,29 @@ void gs__loop_after_batch(gs__loop_t *loop) {
             gs__port_accept_stop(loop, l);
         loop->next_tick_ms = 0; /* check sessions now */
     }
-    flush_all(loop);
+    flush_if_due(loop);
     if (loop->now_ms >= loop->next_tick_ms) {
         tick(loop);
         uint32_t period = net->cfg.tick_ms;
         loop->next_tick_ms = loop->now_ms + period;
-        flush_all(loop); /* closes from the tick may have queued nothing, but be uniform */
+        flush_if_due(loop); /* closes from the tick may have queued nothing, but be uniform */
     }
 }
 
 uint32_t gs__loop_next_timeout_ms(gs__loop_t *loop) {
-    /* The loop thread's own posts (releases, closes) do not wake it: look at the inbox. */
-    if (loop->flush_head || loop->deferred || !gs_mpsc_empty(&loop->inbox))
+    uint64_t wake_ms = loop->next_tick_ms;
+    if (flush_waiting(loop)) {
+        /* The inbox waits with the flush (drain_inbox left wake_pending set). */
+        if (loop->flush_at_ms < wake_ms)
+            wake_ms = loop->flush_at_ms;
+    } else if (loop->flush_head || loop->deferred || !gs_mpsc_empty(&loop->inbox)) {
+        /* The loop thread's own posts (releases, closes) do not wake it: look at the inbox. */
         return 0;
+    }
     uint64_t now = gs_now_ms();
-    if (now >= loop->next_tick_ms)
+    if (now >= wake_ms)
         return 0;
-    return (uint32_t)(loop->next_tick_ms - now);
+    return (uint32_t)(wake_ms - now);
 }
 
 int gs__loop_done(gs__loop_t *loop) {

@@ -50,6 +50,7 @@ typedef struct chat_server_config {
     const char *host; /* ["127.0.0.1"] */
     uint16_t port;    /* 0 picks one: read it with gs_app_listen_port(s->app) */
     uint32_t io_threads, workers, max_sessions;
+    uint32_t send_delay_ms; /* net send coalescing (gs_net_config_t.send_delay_ms) [0] */
     chat_limits_t lim;
 } chat_server_config_t;
 

@@ -18,7 +18,7 @@
 typedef struct opts {
     const char *host;
     uint16_t port;
-    uint32_t io_threads, workers, max_sessions;
+    uint32_t io_threads, workers, max_sessions, send_delay_ms;
     int stats;
     chat_limits_t lim;
 } opts_t;
@@ -37,6 +37,9 @@ static void usage(FILE *f) {
             "  --io-threads N          net IO threads (default 1)\n"
             "  --workers N             worker threads running handlers (default 2)\n"
             "  --max-sessions N        connections at once (default 16384)\n"
+            "  --send-delay-ms MS      hold sends up to MS so that each goes out gathered with\n"
+            "                          what queues meanwhile: fewer syscalls, more latency\n"
+            "                          (default 0: send at once)\n"
             "  --nick-min N            nickname length in characters, at least (default 3)\n"
             "  --nick-max N            nickname length in characters, at most (default 16)\n"
             "  --room-max N            room name length in characters, at most (default 32)\n"
@@ -89,6 +92,8 @@ static int parse(int argc, char **argv, opts_t *o) {
             rc = cli_u32(&c, 1, 256, &o->workers);
         else if (cli_is(&c, "--max-sessions"))
             rc = cli_u32(&c, 1, 1u << 24, &o->max_sessions);
+        else if (cli_is(&c, "--send-delay-ms"))
+            rc = cli_u32(&c, 0, 1000, &o->send_delay_ms);
         else if (cli_is(&c, "--nick-min"))
             rc = cli_u32(&c, 1, 16, &l->nick_min_chars);
         else if (cli_is(&c, "--nick-max"))
@@ -180,6 +185,7 @@ int main(int argc, char **argv) {
                                 .io_threads = o.io_threads,
                                 .workers = o.workers,
                                 .max_sessions = o.max_sessions,
+                                .send_delay_ms = o.send_delay_ms,
                                 .lim = o.lim};
     int rc = chat_server_start(&s, &cfg);
     if (rc != 0) {

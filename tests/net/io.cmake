@@ -12,6 +12,9 @@ foreach(t test_io_malformed test_echo_stream test_echo_pingpong test_io_backend
     LABELS integration
     TIMEOUT 60)
 endforeach()
+# send_delay_ms: replies from separate batches gathered into one send; stop flushes at once.
+gs_add_test(test_send_delay SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_send_delay.c
+  LIBS gs_test_support LABELS integration TIMEOUT 60)
 # B07/E07: accept out of descriptors pauses instead of spinning, then resumes.
 gs_add_test(test_io_emfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_io_emfile.c
   LIBS gs_test_support LABELS integration TIMEOUT 60)

@@ -189,6 +189,11 @@ typedef struct gs_net_config {
     uint32_t idle_timeout_ms;    /* nothing received for this long closes [0 = off] */
     uint32_t frame_timeout_ms;   /* a frame incomplete this long closes [10000]; UINT32_MAX off */
     uint32_t tick_ms;            /* deadline check period [100] */
+    /* Send coalescing [0 = off]: a session with something to send waits up to this long before
+     * its send is posted, so what queues meanwhile leaves in one gathered send (fewer syscalls
+     * per frame, like a game server flushing once per tick) at the price of that much latency.
+     * Each IO thread flushes all its waiting sessions together; a stop flushes at once. */
+    uint32_t send_delay_ms;
     /* io_uring knobs (ignored by other backends) */
     uint32_t ring_entries;        /* SQ size per IO thread [1024]; CQ is twice that */
     uint32_t cq_entries;          /* explicit CQ size [2 × ring_entries] (tests make it tiny) */
