@@ -459,9 +459,12 @@ int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
         return rc;
     inc(&app->broadcasts);
     size_t ok = 0;
-    for (size_t i = 0; i < n; i++)
-        ok += gs_session_send(app->net, to[i], &p->buf) == 0;
+    rc = gs_session_send_many(app->net, to, n, &p->buf, &ok);
     gs_packet_unref(p);
+    if (rc != 0) {
+        atomic_fetch_add_explicit(&app->send_failed, n, memory_order_relaxed);
+        return rc;
+    }
     /* Counted once per broadcast, not per member: these lines are shared by every worker. */
     atomic_fetch_add_explicit(&app->sends, ok, memory_order_relaxed);
     atomic_fetch_add_explicit(&app->send_failed, n - ok, memory_order_relaxed);

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "gs/net.h"
 #include "framer.h"
@@ -27,11 +28,28 @@ enum {
 };
 
 /* A queued buffer reference: the per-(session, buffer) link, since one buffer may sit in many
- * sessions' queues when broadcast. */
+ * sessions' queues when broadcast. gs_session_send mallocs one; gs_session_send_many takes all
+ * of a broadcast's nodes from one block, freed when the last of them is consumed. */
+typedef struct gs__node_block gs__node_block_t;
 typedef struct gs__send_node {
     gs_mpsc_node_t link;
     gs_buf_t *buf;
+    gs__node_block_t *block; /* NULL: malloc'd alone */
 } gs__send_node_t;
+
+struct gs__node_block {
+    _Atomic size_t left; /* nodes not yet consumed or dropped */
+    gs__send_node_t nodes[];
+};
+
+/* Any thread: a node has been consumed (sent or dropped); free it or its share of the block. */
+static inline void gs__send_node_free(gs__send_node_t *n) {
+    gs__node_block_t *b = n->block;
+    if (!b)
+        free(n);
+    else if (atomic_fetch_sub_explicit(&b->left, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
 
 /* One gathered send in flight. Allocated per loop (reused from a free list), sized for
  * gather_max buffers; the iovec array is laid out by the core as {base,len} pairs compatible

@@ -293,7 +293,9 @@ static gs__session_t *acquire(gs_net_t *net, gs_session_id_t id) {
     return slot < 0 ? NULL : &net->sessions[slot];
 }
 
-int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+/* Queue node (whose buffer reference and gauges the caller took) on the session: the checks
+ * of gs_session_send, then the push and the kick. */
+static int enqueue(gs_net_t *net, gs_session_id_t id, gs__send_node_t *node) {
     gs__session_t *s = acquire(net, id);
     if (!s)
         return GS_ESTALE;
@@ -301,7 +303,7 @@ int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
         gs__session_put(s);
         return GS_ECLOSING;
     }
-    uint64_t len = buf->len;
+    uint64_t len = node->buf->len;
     uint64_t q = atomic_fetch_add_explicit(&s->queued_bytes, len, memory_order_relaxed) + len;
     if (net->cfg.send_hard_limit != UINT32_MAX && q > net->cfg.send_hard_limit) {
         atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
@@ -309,19 +311,73 @@ int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
         gs__session_put(s);
         return GS_ESENDQ;
     }
-    gs__send_node_t *node = malloc(sizeof(*node));
-    if (!node) {
-        atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
-        gs__session_put(s);
-        return GS_ENOMEM;
-    }
-    gs_buf_ref(buf);
-    node->buf = buf;
-    atomic_fetch_add_explicit(&net->bufs_queued, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&net->bytes_queued, len, memory_order_relaxed);
     gs_mpsc_push(&s->sendq, &node->link);
     gs__session_kick(s);
     gs__session_put(s);
+    return 0;
+}
+
+static void gauges_add(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
+    atomic_fetch_add_explicit(&net->bufs_queued, bufs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&net->bytes_queued, bytes, memory_order_relaxed);
+}
+
+static void gauges_sub(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
+    atomic_fetch_sub_explicit(&net->bufs_queued, bufs, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&net->bytes_queued, bytes, memory_order_relaxed);
+}
+
+int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+    gs__send_node_t *node = malloc(sizeof(*node));
+    if (!node)
+        return GS_ENOMEM;
+    node->buf = buf;
+    node->block = NULL;
+    /* Reference and gauges before the push: the IO thread may send and release at once. */
+    gs_buf_ref(buf);
+    gauges_add(net, 1, buf->len);
+    int rc = enqueue(net, id, node);
+    if (rc != 0) {
+        gauges_sub(net, 1, buf->len);
+        gs_buf_unref(buf);
+        free(node);
+    }
+    return rc;
+}
+
+int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs_buf_t *buf,
+                         size_t *sent) {
+    if (sent)
+        *sent = 0;
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX / 2)
+        return GS_EINVAL; /* the buffer's reference count is 32 bits */
+    gs__node_block_t *block = malloc(sizeof(*block) + n * sizeof(gs__send_node_t));
+    if (!block)
+        return GS_ENOMEM;
+    /* Every reference, gauge and node up front, as in gs_session_send; what a target refused is
+     * given back at the end, when the caller's own reference still keeps the buffer alive. */
+    atomic_init(&block->left, n);
+    atomic_fetch_add_explicit(&buf->refs, (uint32_t)n, memory_order_relaxed);
+    gauges_add(net, n, (uint64_t)n * buf->len);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        gs__send_node_t *node = &block->nodes[i];
+        node->buf = buf;
+        node->block = block;
+        ok += enqueue(net, ids[i], node) == 0;
+    }
+    size_t unused = n - ok;
+    if (unused) {
+        gauges_sub(net, unused, (uint64_t)unused * buf->len);
+        if (atomic_fetch_sub_explicit(&buf->refs, (uint32_t)unused, memory_order_acq_rel) == unused)
+            buf->release(buf); /* only if the caller broke the rule and held no reference */
+        if (atomic_fetch_sub_explicit(&block->left, unused, memory_order_acq_rel) == unused)
+            free(block);
+    }
+    if (sent)
+        *sent = ok;
     return 0;
 }
 

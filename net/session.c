@@ -67,7 +67,7 @@ void gs__session_release(gs__session_t *s) {
         gs__send_node_t *node = gs_container_of(n, gs__send_node_t, link);
         uint64_t len = node->buf->len;
         release_bufs(s, &node->buf, 1, len);
-        free(node);
+        gs__send_node_free(node);
         dropped++;
     }
     if (atomic_load_explicit(&net->stopping, memory_order_relaxed))
@@ -213,7 +213,7 @@ static void start_send(gs__session_t *s) {
     while (n < max && (mn = gs_mpsc_pop(&s->sendq)) != NULL) {
         gs__send_node_t *node = gs_container_of(mn, gs__send_node_t, link);
         gs_buf_t *b = node->buf;
-        free(node);
+        gs__send_node_free(node);
         req->bufs[n] = b;
         req->iov[n].base = (void *)(uintptr_t)b->data;
         req->iov[n].len = b->len;

@@ -15,6 +15,9 @@ endforeach()
 # send_delay_ms: replies from separate batches gathered into one send; stop flushes at once.
 gs_add_test(test_send_delay SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_send_delay.c
   LIBS gs_test_support LABELS integration TIMEOUT 60)
+# gs_session_send_many: live and stale targets, release once, per-thread order.
+gs_add_test(test_send_many SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_send_many.c
+  LIBS gs_test_support LABELS integration TIMEOUT 60)
 # B07/E07: accept out of descriptors pauses instead of spinning, then resumes.
 gs_add_test(test_io_emfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_io_emfile.c
   LIBS gs_test_support LABELS integration TIMEOUT 60)

@@ -169,9 +169,10 @@ int gs_app_timer_cancel(gs_app_t *app, gs_timer_id_t id);
 /* Encode msg once and send it to one session. Returns 0 or the codec/net errors (GS_EBADID,
  * GS_ETOOBIG, GS_ENOMEM, GS_ESTALE, GS_ECLOSING, GS_ESENDQ). */
 int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg);
-/* Encode msg once and send one reference of the packet to each of the n sessions. Returns 0 if
- * encoding succeeded (then *sent, if not NULL, is the number of sessions that accepted it;
- * stale or closing ones are skipped), or the encoding error (nothing sent). */
+/* Encode msg once and send one reference of the packet to each of the n sessions
+ * (gs_session_send_many). Returns 0 if encoding and queueing succeeded (then *sent, if not
+ * NULL, is the number of sessions that accepted it; stale or closing ones are skipped), or the
+ * encoding error or GS_ENOMEM (nothing sent). */
 int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
                      const ProtobufCMessage *msg, size_t *sent);
 /* Disconnect a session (gs_session_disconnect): queued sends are dropped; its close handler

@@ -262,6 +262,13 @@ int gs_net_connect(gs_net_t *net, const gs_connect_config_t *cc, gs_session_id_t
  * closing); GS_ESENDQ (queueing it would pass the hard limit: the session is disconnected with
  * reason send_queue_hard); GS_ENOMEM. On any error the reference taken is already released. */
 int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf);
+/* gs_session_send of one buffer to n sessions, for broadcasts: one allocation for all the queue
+ * links and one reference-count update instead of n of each. A target that is stale, closing or
+ * over its hard limit is skipped exactly as gs_session_send would refuse it. Returns 0 (then
+ * *sent, if not NULL, is the number of sessions that queued it), GS_ENOMEM or GS_EINVAL (n above
+ * 2^31): then nothing was queued. */
+int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs_buf_t *buf,
+                         size_t *sent);
 
 /* Ask the session to close. Pending IO is cancelled; on_close(LOCAL) runs later on the
  * session's IO thread. Queued sends are dropped (use gs_net_stop's flush for graceful close).

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* gs_session_send_many over real sockets: every live target gets the bytes exactly once, stale
+ * targets are skipped and counted out, the buffer is released once after the last send, the
+ * node block is freed (LSan in the asan build) and the queue gauges return to 0; several threads
+ * broadcasting to the same sessions keep each thread's order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gs/base.h"
+#include "net_harness.h"
+
+#define CLIENTS 8
+
+typedef struct {
+    gs_buf_t buf;
+    _Atomic int released;
+    uint8_t bytes[GS_FRAME_HEADER_SIZE + 8];
+} counted_buf_t;
+
+static void counted_release(gs_buf_t *b) {
+    counted_buf_t *c = gs_container_of(b, counted_buf_t, buf);
+    atomic_fetch_add(&c->released, 1);
+}
+
+/* A frame with msg_id and an 8-byte body (thread, sequence); one reference held here. */
+static void counted_init(counted_buf_t *c, uint32_t msg_id, uint32_t thread, uint32_t seq) {
+    gs_frame_header_write(c->bytes, 8, msg_id);
+    memcpy(c->bytes + GS_FRAME_HEADER_SIZE, &thread, 4);
+    memcpy(c->bytes + GS_FRAME_HEADER_SIZE + 4, &seq, 4);
+    atomic_init(&c->released, 0);
+    gs_buf_init(&c->buf, c->bytes, sizeof(c->bytes), counted_release);
+}
+
+typedef struct {
+    th_server_t srv;
+    int fds[CLIENTS];
+    gs_session_id_t ids[CLIENTS];
+} fixture_t;
+
+static void fixture_start(fixture_t *f) {
+    memset(f, 0, sizeof(*f));
+    th_server_start(&f->srv, NULL, TH_SINK, 0);
+    for (unsigned i = 0; i < CLIENTS; i++) {
+        f->fds[i] = th_connect(f->srv.port);
+        f->ids[i] = th_server_session(&f->srv, i);
+    }
+}
+
+static void fixture_stop(fixture_t *f) {
+    for (unsigned i = 0; i < CLIENTS; i++)
+        if (f->fds[i] >= 0)
+            close(f->fds[i]);
+    assert_int_equal(th_server_stop(&f->srv, 1000), 0);
+}
+
+static int queues_empty(void *arg) {
+    gs_net_stats_t st = th_stats(arg);
+    return st.bufs_queued == 0 && st.bytes_queued == 0;
+}
+
+static void expect_frame(int fd, uint32_t msg_id, uint32_t thread, uint32_t seq) {
+    uint32_t id = 0, body[2] = {UINT32_MAX, UINT32_MAX};
+    assert_int_equal(th_read_frame(fd, &id, body, sizeof(body), 10000), 8);
+    assert_int_equal(id, msg_id);
+    assert_int_equal(body[0], thread);
+    assert_int_equal(body[1], seq);
+}
+
+static void test_live_and_stale_targets(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    /* Client 3 leaves: its id is stale once its session is gone. */
+    gs_session_id_t gone = f.ids[3];
+    close(f.fds[3]);
+    f.fds[3] = -1;
+    assert_true(th_wait_count(&f.srv.closed, 1, 5000)); /* on_close runs once the id is stale */
+    uint64_t queued;
+    assert_int_equal(gs_session_queued_bytes(f.srv.net, gone, &queued), GS_ESTALE);
+
+    static counted_buf_t c;
+    counted_init(&c, 77, 0, 1);
+    size_t sent = 99;
+    assert_int_equal(gs_session_send_many(f.srv.net, f.ids, CLIENTS, &c.buf, &sent), 0);
+    assert_int_equal(sent, CLIENTS - 1);
+    for (unsigned i = 0; i < CLIENTS; i++)
+        if (f.fds[i] >= 0)
+            expect_frame(f.fds[i], 77, 0, 1);
+    assert_true(th_wait_until(queues_empty, &f.srv, 5000));
+    /* Every send's reference is back: ours is the last. */
+    assert_int_equal(atomic_load(&c.released), 0);
+    assert_int_equal(atomic_load(&c.buf.refs), 1);
+    gs_buf_unref(&c.buf);
+    assert_int_equal(atomic_load(&c.released), 1);
+    fixture_stop(&f);
+}
+
+static void test_all_stale_and_empty(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    static counted_buf_t c;
+    counted_init(&c, 5, 0, 0);
+    gs_session_id_t stale[3] = {GS_SESSION_NONE, f.ids[0] ^ ((uint64_t)1 << 40), 12345};
+    size_t sent = 99;
+    assert_int_equal(gs_session_send_many(f.srv.net, stale, 3, &c.buf, &sent), 0);
+    assert_int_equal(sent, 0);
+    assert_int_equal(atomic_load(&c.buf.refs), 1);
+    assert_true(queues_empty(&f.srv));
+    assert_int_equal(gs_session_send_many(f.srv.net, f.ids, 0, &c.buf, &sent), 0);
+    assert_int_equal(sent, 0);
+    gs_buf_unref(&c.buf);
+    assert_int_equal(atomic_load(&c.released), 1);
+    fixture_stop(&f);
+}
+
+#define THREADS 4
+#define ROUNDS  500
+
+typedef struct {
+    fixture_t *f;
+    uint32_t thread;
+    counted_buf_t bufs[ROUNDS];
+} sender_t;
+
+static void sender_main(void *arg) {
+    sender_t *s = arg;
+    for (uint32_t r = 0; r < ROUNDS; r++) {
+        counted_init(&s->bufs[r], 9, s->thread, r);
+        size_t sent = 0;
+        int rc = gs_session_send_many(s->f->srv.net, s->f->ids, CLIENTS, &s->bufs[r].buf, &sent);
+        if (rc != 0 || sent != CLIENTS)
+            atomic_fetch_add(&s->f->srv.send_errors, 1);
+        gs_buf_unref(&s->bufs[r].buf);
+    }
+}
+
+/* THREADS threads broadcast ROUNDS frames each to every client at once: each client reads
+ * THREADS × ROUNDS frames, each thread's in its order, and every buffer is released once. */
+static void test_threads_keep_order(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    static sender_t senders[THREADS];
+    gs_thread_t *threads[THREADS];
+    for (uint32_t t = 0; t < THREADS; t++) {
+        senders[t].f = &f;
+        senders[t].thread = t;
+        assert_int_equal(gs_thread_start(&threads[t], sender_main, &senders[t], "sender"), 0);
+    }
+    for (unsigned i = 0; i < CLIENTS; i++) {
+        uint32_t next[THREADS] = {0};
+        for (unsigned k = 0; k < THREADS * ROUNDS; k++) {
+            uint32_t id = 0, body[2] = {UINT32_MAX, UINT32_MAX};
+            assert_int_equal(th_read_frame(f.fds[i], &id, body, sizeof(body), 10000), 8);
+            assert_int_equal(id, 9);
+            assert_true(body[0] < THREADS);
+            assert_int_equal(body[1], next[body[0]]);
+            next[body[0]]++;
+        }
+    }
+    for (uint32_t t = 0; t < THREADS; t++)
+        gs_thread_join(threads[t]);
+    assert_int_equal(atomic_load(&f.srv.send_errors), 0);
+    assert_true(th_wait_until(queues_empty, &f.srv, 5000));
+    for (uint32_t t = 0; t < THREADS; t++)
+        for (uint32_t r = 0; r < ROUNDS; r++)
+            assert_int_equal(atomic_load(&senders[t].bufs[r].released), 1);
+    fixture_stop(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_and_stale_targets),
+        cmocka_unit_test(test_all_stale_and_empty),
+        cmocka_unit_test(test_threads_keep_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
