@@ -293,28 +293,37 @@ static gs__session_t *acquire(gs_net_t *net, gs_session_id_t id) {
     return slot < 0 ? NULL : &net->sessions[slot];
 }
 
-/* Queue node (whose buffer reference and gauges the caller took) on the session: the checks
- * of gs_session_send, then the push and the kick. */
-static int enqueue(gs_net_t *net, gs_session_id_t id, gs__send_node_t *node) {
+/* The checks of a send, in this order: the id, the session not closing, the hard limit with
+ * buf's bytes counted in its queue. Returns the session with a reference held, or NULL with the
+ * error in *rc; buf is only read once the session is known, so a refused send never touches it. */
+static gs__session_t *admit(gs_net_t *net, gs_session_id_t id, const gs_buf_t *buf, int *rc) {
     gs__session_t *s = acquire(net, id);
-    if (!s)
-        return GS_ESTALE;
+    if (!s) {
+        *rc = GS_ESTALE;
+        return NULL;
+    }
     if (atomic_load_explicit(&s->close_reason, memory_order_acquire) != 0) {
         gs__session_put(s);
-        return GS_ECLOSING;
+        *rc = GS_ECLOSING;
+        return NULL;
     }
-    uint64_t len = node->buf->len;
+    uint64_t len = buf->len;
     uint64_t q = atomic_fetch_add_explicit(&s->queued_bytes, len, memory_order_relaxed) + len;
     if (net->cfg.send_hard_limit != UINT32_MAX && q > net->cfg.send_hard_limit) {
         atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
         gs__session_request_close(s, GS_CLOSE_SEND_QUEUE_HARD);
         gs__session_put(s);
-        return GS_ESENDQ;
+        *rc = GS_ESENDQ;
+        return NULL;
     }
+    return s;
+}
+
+/* Queue node (its buffer reference and the gauges already taken) on an admitted session. */
+static void enqueue(gs__session_t *s, gs__send_node_t *node) {
     gs_mpsc_push(&s->sendq, &node->link);
     gs__session_kick(s);
     gs__session_put(s);
-    return 0;
 }
 
 static void gauges_add(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
@@ -328,21 +337,23 @@ static void gauges_sub(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
 }
 
 int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+    int rc;
+    gs__session_t *s = admit(net, id, buf, &rc);
+    if (!s)
+        return rc;
     gs__send_node_t *node = malloc(sizeof(*node));
-    if (!node)
+    if (!node) {
+        atomic_fetch_sub_explicit(&s->queued_bytes, buf->len, memory_order_relaxed);
+        gs__session_put(s);
         return GS_ENOMEM;
+    }
     node->buf = buf;
     node->block = NULL;
     /* Reference and gauges before the push: the IO thread may send and release at once. */
     gs_buf_ref(buf);
     gauges_add(net, 1, buf->len);
-    int rc = enqueue(net, id, node);
-    if (rc != 0) {
-        gauges_sub(net, 1, buf->len);
-        gs_buf_unref(buf);
-        free(node);
-    }
-    return rc;
+    enqueue(s, node);
+    return 0;
 }
 
 int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs_buf_t *buf,
@@ -363,10 +374,14 @@ int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs
     gauges_add(net, n, (uint64_t)n * buf->len);
     size_t ok = 0;
     for (size_t i = 0; i < n; i++) {
-        gs__send_node_t *node = &block->nodes[i];
+        int rc;
+        gs__session_t *s = admit(net, ids[i], buf, &rc);
+        if (!s)
+            continue;
+        gs__send_node_t *node = &block->nodes[ok++];
         node->buf = buf;
         node->block = block;
-        ok += enqueue(net, ids[i], node) == 0;
+        enqueue(s, node);
     }
     size_t unused = n - ok;
     if (unused) {
