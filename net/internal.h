@@ -132,8 +132,10 @@ struct gs__listener {
     gs__listener_t *next;
     int raw;
     uint16_t port;
-    intptr_t *fds;  /* one SO_REUSEPORT socket per loop */
-    uint8_t *armed; /* per loop: multishot accept outstanding */
+    uint32_t nfds;   /* sockets in fds: one per loop (SO_REUSEPORT) or one shared (Windows) */
+    intptr_t *fds;   /* room for one per loop; see sock.h */
+    uint8_t *armed;  /* per loop: accepting armed (backend-defined states) */
+    void *port_data; /* backend per-listener data (IOCP: the pre-posted AcceptEx requests) */
 };
 
 struct gs_net {

@@ -52,8 +52,8 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req);
 
 /* Any thread, before the session is posted to its loop: remember where to connect.
  * Returns 0 or GS_ENOMEM. */
-struct sockaddr_storage;
-int gs__port_connect_prepare(gs__session_t *s, const struct sockaddr_storage *ss, unsigned int len);
+typedef struct gs__addr gs__addr_t;
+int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr);
 
 /* Loop thread. Start an outgoing connect to the address in the session's connect request.
  * Upcalls gs__on_connect_done exactly once. */
