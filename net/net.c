@@ -323,12 +323,23 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
         for (int r = 0; r < GS_REJECT__COUNT; r++)
             out->frames_rejected[r] += gs__ctr_get(&st->frames_rejected[r]);
         gs__port_stats_t ps;
+        memset(&ps, 0, sizeof(ps));
         gs__port_stats(&net->loops[i], &ps);
         out->io_in_flight += ps.io_in_flight;
         out->cq_overflows += ps.cq_overflows;
         out->enobufs += ps.enobufs;
         out->recv_rearms += ps.recv_rearms;
         out->accept_pauses += ps.accept_pauses;
+        out->io_posted += ps.io_posted;
+        out->io_completed += ps.io_completed;
+        out->io_eof += ps.io_eof;
+        out->io_failed += ps.io_failed;
+        for (int e = 0; e < GS_IOERR__COUNT; e++)
+            out->io_failed_by[e] += ps.io_failed_by[e];
+        out->port_wakeups += ps.port_wakeups;
+        out->port_handoffs += ps.port_handoffs;
+        out->port_timeouts += ps.port_timeouts;
+        out->port_errors += ps.port_errors;
     }
     /* Failed connects are closed without having been counted as opened. */
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];

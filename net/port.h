@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The backend interface: the handful of operations the session core needs from a completion
  * port, and the upcalls the backend makes when they complete. One file per backend implements
- * it (port_uring.c now; port_iocp.c and port_epoll.c later). Nothing above net/ sees it.
+ * it (port_uring.c on Linux, port_iocp.c on Windows; port_epoll.c later). Nothing above net/ sees
+ * it.
  *
  * Rules every backend keeps:
  * - Each posted operation holds one session reference (gs__session_ref) taken by the core or
@@ -17,6 +18,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gs/net.h"
 
 typedef struct gs__loop gs__loop_t;
 typedef struct gs__session gs__session_t;
@@ -69,9 +72,12 @@ void gs__port_session_release(gs__session_t *s);
 /* Close a socket that never became a session. */
 void gs__port_close_fd(intptr_t fd);
 
-/* Backend counters merged into gs_net_stats_t. */
+/* Backend counters merged into gs_net_stats_t; the caller zeroes the struct, so a backend fills
+ * only the counters it has. */
 typedef struct gs__port_stats {
     uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
+    uint64_t io_posted, io_completed, io_eof, io_failed, io_failed_by[GS_IOERR__COUNT];
+    uint64_t port_wakeups, port_handoffs, port_timeouts, port_errors;
 } gs__port_stats_t;
 void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out);
 

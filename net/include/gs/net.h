@@ -121,6 +121,24 @@ typedef enum {
 
 const char *gs_frame_reject_name(gs_frame_reject_t r);
 
+/* Why an IO operation completed with an error, as the backend classified it (IOCP: the Win32
+ * code GetQueuedCompletionStatus reports for a failed operation, TESTPLAN E10). */
+#define GS_IO_ERROR_MAP(X)                                                                         \
+    X(CANCELLED, "cancelled") /* cancelled by a close (995 ERROR_OPERATION_ABORTED) */             \
+    X(RESET, "reset")         /* the connection died (64 ERROR_NETNAME_DELETED, WSAECONNRESET) */  \
+    X(ABORTED, "aborted")     /* aborted locally (1236 ERROR_CONNECTION_ABORTED) */                \
+    X(REFUSED, "refused")     /* a connect was refused (1225 ERROR_CONNECTION_REFUSED) */          \
+    X(OTHER, "other")         /* anything else: logged once per code */
+
+typedef enum {
+#define GS__IE_ENUM(name, str) GS_IOERR_##name,
+    GS_IO_ERROR_MAP(GS__IE_ENUM)
+#undef GS__IE_ENUM
+        GS_IOERR__COUNT
+} gs_io_error_t;
+
+const char *gs_io_error_name(gs_io_error_t e);
+
 /* A snapshot of counters, summed over IO threads. Totals are monotonic; "open"/"queued" are
  * gauges. Readable from any thread at any time (values are read without a global lock, so a
  * snapshot taken under load is approximate between counters but each counter is exact). */
@@ -145,6 +163,16 @@ typedef struct gs_net_stats {
     uint64_t enobufs;       /* multishot receives ended for lack of provided buffers */
     uint64_t recv_rearms;   /* multishot receives armed again after ending */
     uint64_t accept_pauses; /* accepts paused for a tick: out of descriptors (EMFILE) */
+    /* IOCP backend (0 on io_uring): every dequeued completion counted once by outcome. */
+    uint64_t io_posted;    /* operations posted (each gets exactly one completion) */
+    uint64_t io_completed; /* operations that completed successfully */
+    uint64_t io_eof;       /* receives (or sends) that completed with 0 bytes: peer closed */
+    uint64_t io_failed;    /* operations that completed with an error (FALSE + OVERLAPPED) */
+    uint64_t io_failed_by[GS_IOERR__COUNT]; /* io_failed by error class */
+    uint64_t port_wakeups;                  /* posted wake-ups dequeued (inbox, stop) */
+    uint64_t port_handoffs; /* accepted sockets handed to another IO thread's port */
+    uint64_t port_timeouts; /* waits that ended with no completion (FALSE, no OVERLAPPED) */
+    uint64_t port_errors;   /* waits that failed otherwise (logged) */
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
