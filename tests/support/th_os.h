@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* The few client-socket calls the test support needs, one file per platform (th_os_posix.c,
+ * th_os_win.c), so that test bodies and net_harness.c carry no platform #ifdef. Client sockets
+ * are plain blocking sockets named by an int (a Winsock SOCKET fits one in practice). */
+#ifndef GS_TEST_TH_OS_H
+#define GS_TEST_TH_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A blocking TCP socket connected to 127.0.0.1:port with TCP_NODELAY and 10 s send/receive
+ * timeouts; rcvbuf > 0 sets SO_RCVBUF before connecting. Returns the socket or -1. */
+int th_os_connect(uint16_t port, int rcvbuf);
+void th_os_close(int fd);
+/* Shut down the sending side (the peer reads EOF). Returns 0 or -1. */
+int th_os_shutdown_wr(int fd);
+/* Close with a reset (SO_LINGER 0): the peer's pending operations fail. */
+void th_os_abort(int fd);
+/* One send / recv call. Returns the bytes moved, 0 for EOF (recv), or a negative errno value
+ * (-EAGAIN when nothing is ready for a non-blocking call or the timeout passed, -EPIPE,
+ * -ECONNRESET, other codes as -EIO on Windows). dontwait makes the call non-blocking. */
+long th_os_send(int fd, const void *data, size_t len);
+long th_os_recv(int fd, void *buf, size_t len, int dontwait);
+/* Wait until fd is readable (data or EOF/reset). Returns 1, 0 on timeout, -1 on error. */
+int th_os_wait_readable(int fd, uint32_t timeout_ms);
+/* Resident set size of this process in bytes, 0 where unknown. */
+uint64_t th_os_rss_bytes(void);
+
+#endif
