@@ -120,6 +120,12 @@ void th_close(int fd) { th_os_close(fd); }
 int th_shutdown_wr(int fd) { return th_os_shutdown_wr(fd); }
 void th_abort(int fd) { th_os_abort(fd); }
 
+int th_bound_unlistened(uint16_t *port) {
+    int fd = th_os_bound_unlistened(port);
+    assert_true(fd >= 0);
+    return fd;
+}
+
 int th_connect(uint16_t port) {
     int fd = th_try_connect(port, 0);
     assert_true(fd >= 0);

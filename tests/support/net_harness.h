@@ -54,6 +54,9 @@ int th_try_connect(uint16_t port, int rcvbuf);
 void th_close(int fd);
 int th_shutdown_wr(int fd);
 void th_abort(int fd);
+/* A socket bound to a free 127.0.0.1 port without listening (connects there are refused); the
+ * port goes to *port. Fails the test on error. Close it with th_close. */
+int th_bound_unlistened(uint16_t *port);
 /* Write all bytes (fails the test on error). */
 void th_write_all(int fd, const void *data, size_t len);
 /* Write all bytes; returns 0 or -errno (-EPIPE if the peer stopped taking bytes). */

@@ -23,6 +23,18 @@ long th_os_send(int fd, const void *data, size_t len);
 long th_os_recv(int fd, void *buf, size_t len, int dontwait);
 /* Wait until fd is readable (data or EOF/reset). Returns 1, 0 on timeout, -1 on error. */
 int th_os_wait_readable(int fd, uint32_t timeout_ms);
+/* A TCP socket bound to 127.0.0.1 on a free port but not listening: connects to *port are
+ * refused while it stays open. Returns the socket or -1. */
+int th_os_bound_unlistened(uint16_t *port);
+/* Operations an idle net instance keeps posted with io_threads loops and listeners listeners:
+ * io_uring, per loop a wake-up read and a multishot accept per listener; IOCP, 16 AcceptEx per
+ * listener on the first loop (the wake-up is a posted packet, not an operation). */
+uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners);
+/* 1 if the backend's sends to a peer that stopped reading complete short with what the kernel
+ * took (io_uring's non-blocking send/sendmsg), 0 if a send stays pending until the stack took
+ * all of it (an overlapped WSASend on IOCP). Tests that measure the kernel's share through short
+ * sends or a queue level that settles skip themselves when it is 0. */
+int th_os_sends_complete_short(void);
 /* Resident set size of this process in bytes, 0 where unknown. */
 uint64_t th_os_rss_bytes(void);
 

@@ -79,6 +79,30 @@ int th_os_wait_readable(int fd, uint32_t timeout_ms) {
     return rc > 0;
 }
 
+int th_os_bound_unlistened(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    socklen_t al = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners) {
+    return (uint64_t)io_threads * (1u + listeners);
+}
+
+int th_os_sends_complete_short(void) { return 1; }
+
 uint64_t th_os_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)

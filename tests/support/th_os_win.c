@@ -100,6 +100,32 @@ int th_os_wait_readable(int fd, uint32_t timeout_ms) {
     return rc > 0;
 }
 
+int th_os_bound_unlistened(uint16_t *port) {
+    startup();
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int al = sizeof(a);
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &al) != 0) {
+        closesocket(s);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return (int)s;
+}
+
+uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners) {
+    (void)io_threads;
+    return 16u * listeners; /* ACCEPT_DEPTH in net/port_iocp.c */
+}
+
+int th_os_sends_complete_short(void) { return 0; }
+
 uint64_t th_os_rss_bytes(void) {
     PROCESS_MEMORY_COUNTERS pmc;
     if (!GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof(pmc)))
