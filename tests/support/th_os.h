@@ -21,6 +21,13 @@ void th_os_abort(int fd);
  * -ECONNRESET, other codes as -EIO on Windows). dontwait makes the call non-blocking. */
 long th_os_send(int fd, const void *data, size_t len);
 long th_os_recv(int fd, void *buf, size_t len, int dontwait);
+/* Switch the socket between non-blocking (sends and receives return -EAGAIN instead of
+ * waiting) and blocking. Returns 0 or -1. */
+int th_os_set_nonblocking(int fd, int on);
+/* poll() on one socket: events and the returned mask are TH_POLL_* bits. Returns the mask
+ * (0 on timeout) or -1 on error. */
+enum { TH_POLL_IN = 1, TH_POLL_OUT = 2, TH_POLL_HUP = 4, TH_POLL_ERR = 8 };
+int th_os_poll(int fd, int events, uint32_t timeout_ms);
 /* Wait until fd is readable (data or EOF/reset). Returns 1, 0 on timeout, -1 on error. */
 int th_os_wait_readable(int fd, uint32_t timeout_ms);
 /* A TCP socket bound to 127.0.0.1 on a free port but not listening: connects to *port are

@@ -2,6 +2,7 @@
 /* POSIX client sockets for the test support (see th_os.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -69,6 +70,29 @@ long th_os_recv(int fd, void *buf, size_t len, int dontwait) {
         if (errno != EINTR)
             return os_error();
     }
+}
+
+int th_os_set_nonblocking(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl) == 0 ? 0 : -1;
+}
+
+int th_os_poll(int fd, int events, uint32_t timeout_ms) {
+    struct pollfd pfd = {.fd = fd, .events = 0};
+    if (events & TH_POLL_IN)
+        pfd.events |= POLLIN;
+    if (events & TH_POLL_OUT)
+        pfd.events |= POLLOUT;
+    int rc = poll(&pfd, 1, (int)timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? 0 : -1;
+    if (rc == 0)
+        return 0;
+    return (pfd.revents & POLLIN ? TH_POLL_IN : 0) | (pfd.revents & POLLOUT ? TH_POLL_OUT : 0) |
+           (pfd.revents & POLLHUP ? TH_POLL_HUP : 0) | (pfd.revents & POLLERR ? TH_POLL_ERR : 0);
 }
 
 int th_os_wait_readable(int fd, uint32_t timeout_ms) {

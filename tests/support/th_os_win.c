@@ -92,6 +92,27 @@ long th_os_recv(int fd, void *buf, size_t len, int dontwait) {
     return n == SOCKET_ERROR ? os_error() : (long)n;
 }
 
+int th_os_set_nonblocking(int fd, int on) {
+    u_long mode = on ? 1 : 0;
+    return ioctlsocket((SOCKET)fd, FIONBIO, &mode) == 0 ? 0 : -1;
+}
+
+int th_os_poll(int fd, int events, uint32_t timeout_ms) {
+    WSAPOLLFD pfd = {.fd = (SOCKET)fd, .events = 0};
+    if (events & TH_POLL_IN)
+        pfd.events |= POLLRDNORM;
+    if (events & TH_POLL_OUT)
+        pfd.events |= POLLWRNORM;
+    int rc = WSAPoll(&pfd, 1, (INT)timeout_ms);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return 0;
+    return (pfd.revents & POLLRDNORM ? TH_POLL_IN : 0) |
+           (pfd.revents & POLLWRNORM ? TH_POLL_OUT : 0) |
+           (pfd.revents & POLLHUP ? TH_POLL_HUP : 0) | (pfd.revents & POLLERR ? TH_POLL_ERR : 0);
+}
+
 int th_os_wait_readable(int fd, uint32_t timeout_ms) {
     WSAPOLLFD pfd = {.fd = (SOCKET)fd, .events = POLLRDNORM};
     int rc = WSAPoll(&pfd, 1, (INT)timeout_ms);
