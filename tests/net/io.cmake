@@ -15,10 +15,10 @@ foreach(t ${GS_IO_TESTS})
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${GS_IO_TEST_COMMON}
     LIBS gs_test_support
     LABELS integration
-    TIMEOUT 60)
+    TIMEOUT ${GS_NET_IT_TIMEOUT})
 endforeach()
 # B07/E07: accept out of descriptors pauses instead of spinning, then resumes.
 if(NOT WIN32)
   gs_add_test(test_io_emfile SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_io_emfile.c
-    LIBS gs_test_support LABELS integration TIMEOUT 60)
+    LIBS gs_test_support LABELS integration TIMEOUT ${GS_NET_IT_TIMEOUT})
 endif()
