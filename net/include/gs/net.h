@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* net: completion-based networking. Sessions named by 64-bit ids, framed or raw byte streams,
  * one outstanding receive and one outstanding (gathered) send per session, sends from any
- * thread. Backends: io_uring (Linux) now, IOCP (Windows) and epoll later, behind net/port.h. */
+ * thread. Backends: io_uring (Linux) and IOCP (Windows) behind net/port.h; epoll later. */
 #ifndef GS_NET_H
 #define GS_NET_H
 
@@ -176,8 +176,8 @@ typedef struct gs_net_stats {
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
- * Callbacks. All run on an IO thread of the net instance: on io_uring, always the thread that
- * owns the session (one per session, for its whole life), so one session's callbacks never run
+ * Callbacks. All run on an IO thread of the net instance: on every backend, always the thread
+ * that owns the session (one per session, for its whole life), so one session's callbacks never run
  * concurrently and arrive in order: on_open, then frames/data, then on_close exactly once.
  * A callback may call any gs_session_* function, including for its own session.
  * Callbacks must not block for long: they stall every session of that IO thread.
@@ -233,8 +233,10 @@ typedef struct gs_net_config {
  * create/listen/start/stop/destroy: call from one controlling thread (not from a callback).
  * ------------------------------------------------------------------------------------------- */
 
-/* Allocate the instance and its backend (rings are created here so that errors surface early).
- * Returns 0, GS_EINVAL (bad config), GS_ENOMEM, GS_ENOTSUP (no io_uring), GS_ESYS. */
+/* Allocate the instance and its backend (rings / completion ports are created here so that
+ * errors surface early; on Windows this also takes a Winsock reference, WSAStartup, released
+ * by gs_net_destroy). Returns 0, GS_EINVAL (bad config), GS_ENOMEM, GS_ENOTSUP (no io_uring),
+ * GS_ESYS. */
 int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg);
 
 typedef struct gs_listen_config {
