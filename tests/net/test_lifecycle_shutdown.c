@@ -22,10 +22,13 @@
 #include <cmocka.h>
 
 #include "test_lifecycle_common.h"
+#include "th_os.h"
 
-#define KIB      1024u
-#define MIB      (1024u * 1024u)
-#define FLUSH_MS 300u
+#define KIB 1024u
+#define MIB (1024u * 1024u)
+/* The flush window: the slow reader must read 6 MiB within it. Under wine socket calls are far
+ * slower (th_os_io_time_scale), so the window the reader gets grows with them. */
+#define FLUSH_MS (300u * th_os_io_time_scale())
 #define FRAME    (16u * KIB) /* bytes on the wire per frame */
 
 /* msg_id of the client's request = how many frames to queue to it. */

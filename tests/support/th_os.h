@@ -42,6 +42,10 @@ uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners);
  * all of it (an overlapped WSASend on IOCP). Tests that measure the kernel's share through short
  * sends or a queue level that settles skip themselves when it is 0. */
 int th_os_sends_complete_short(void);
+/* How much slower socket IO is here than on Linux, for windows of time that a test's client
+ * must fill (not for deadlines the server must meet): 1 on POSIX; 10 on Windows, whose tests run
+ * under wine, where every client and server socket call goes through wineserver. */
+uint32_t th_os_io_time_scale(void);
 /* Resident set size of this process in bytes, 0 where unknown. */
 uint64_t th_os_rss_bytes(void);
 

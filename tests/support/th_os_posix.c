@@ -127,6 +127,8 @@ uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners) {
 
 int th_os_sends_complete_short(void) { return 1; }
 
+uint32_t th_os_io_time_scale(void) { return 1; }
+
 uint64_t th_os_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)

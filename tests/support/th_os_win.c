@@ -147,6 +147,8 @@ uint64_t th_os_idle_in_flight(uint32_t io_threads, uint32_t listeners) {
 
 int th_os_sends_complete_short(void) { return 0; }
 
+uint32_t th_os_io_time_scale(void) { return 10; }
+
 uint64_t th_os_rss_bytes(void) {
     PROCESS_MEMORY_COUNTERS pmc;
     if (!GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof(pmc)))
