@@ -165,7 +165,8 @@ void gs_cond_broadcast(gs_cond_t *c) { WakeAllConditionVariable(native_cond(c));
  * So the slot holds a small cell per thread: the user value and the key record. The record's
  * `deleted` flag, set before FlsFree, turns the callbacks FlsFree makes into plain frees of the
  * cells; the record itself is reference counted (the key and each cell hold one), so a cell
- * freed by a late callback never reads a freed record. */
+ * freed by a late callback never reads a freed record. A destructor that sets a new value for
+ * its own key is not run again (pthreads would retry): nothing here needs it. */
 typedef struct tls_rec {
     DWORD index;
     void (*destructor)(void *value);
@@ -192,7 +193,21 @@ static void rec_unref(tls_rec_t *r) {
         free(r);
 }
 
-/* Runs at thread exit (and for every remaining thread inside FlsFree). */
+typedef BOOLEAN(NTAPI *shutdown_fn)(void);
+
+/* Whether the process is exiting. Windows also runs FLS callbacks for the thread that calls
+ * ExitProcess (returning from main does), after the other threads were killed wherever they
+ * were, perhaps holding a lock the destructor needs. POSIX runs no key destructor on exit(), so
+ * neither do we: the memory goes with the process. */
+static int process_exiting(void) {
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    FARPROC p = ntdll != NULL ? GetProcAddress(ntdll, "RtlDllShutdownInProgress") : NULL;
+
+    /* Through void (*)(void): GetProcAddress returns a generic function pointer by design. */
+    return p != NULL && ((shutdown_fn)(void (*)(void))p)() != 0;
+}
+
+/* Runs at thread exit, for every remaining thread inside FlsFree, and at process exit. */
 static void WINAPI cell_cb(void *p) {
     tls_cell_t *cell = p;
     tls_rec_t *r = cell->rec;
@@ -201,7 +216,7 @@ static void WINAPI cell_cb(void *p) {
     /* As with pthread keys, the slot reads NULL while the destructor runs. */
     cell->value = NULL;
     if (value != NULL && r->destructor != NULL &&
-        !atomic_load_explicit(&r->deleted, memory_order_acquire))
+        !atomic_load_explicit(&r->deleted, memory_order_acquire) && !process_exiting())
         r->destructor(value);
     free(cell);
     rec_unref(r);
