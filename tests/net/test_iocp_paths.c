@@ -10,7 +10,8 @@
  *   on_close(connect_failed);
  * - TRUE with bytes: the echoes -> io_completed;
  * - FALSE without an OVERLAPPED: an idle wait that times out -> port_timeouts, and no port error;
- * - a posted wake-up: disconnects from a foreign thread -> port_wakeups.
+ * - a posted wake-up: disconnects from a foreign thread -> port_wakeups;
+ * - the stop: the posted AcceptEx requests come back cancelled and close their sockets.
  * Every case ends with every session released, io_in_flight 0 and one completion per posted
  * operation (io_posted == io_completed + io_eof + io_failed). */
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "net_harness.h"
+#include "th_os.h"
 
 #define WAIT_MS 10000u
 #define N       20
@@ -40,6 +42,9 @@ static gs_net_stats_t finish(th_server_t *srv) {
     gs_net_stats_t st = th_stats(srv);
     assert_int_equal(st.io_posted, st.io_completed + st.io_eof + st.io_failed);
     assert_int_equal(st.port_errors, 0);
+    /* The stop cancelled the listener's posted AcceptEx requests (th_os_idle_in_flight of them):
+     * each came back failed and closed its socket. */
+    assert_true(st.io_failed_by[GS_IOERR_CANCELLED] >= th_os_idle_in_flight(1, 1));
     th_server_stop(srv, 0);
     printf("e10: posted %llu completed %llu eof %llu failed %llu (cancelled %llu reset %llu "
            "aborted %llu refused %llu other %llu) wakeups %llu timeouts %llu handoffs %llu\n",
