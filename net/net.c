@@ -42,6 +42,10 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
         free(net);
         return GS_EINVAL;
     }
+    /* A backend that carries fewer buffers per send gathers fewer, rather than splitting each
+     * gather into "short" sends. */
+    if (net->cfg.gather_max > gs__port_gather_limit())
+        net->cfg.gather_max = gs__port_gather_limit();
     int rc = gs__sock_init();
     if (rc) {
         free(net);

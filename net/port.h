@@ -33,6 +33,10 @@ typedef struct gs__port gs__port_t; /* backend state of one loop */
 int gs__port_init(gs__loop_t *loop);
 void gs__port_fini(gs__loop_t *loop);
 
+/* The most buffers one send operation carries (io_uring: GS__GATHER_LIMIT; IOCP: 64, see
+ * port_iocp.c). gs_net_create lowers gather_max to it. */
+uint32_t gs__port_gather_limit(void);
+
 /* IO thread body: wait for completions, dispatch them, drain the inbox, flush sends, run ticks;
  * returns once the loop is stopping and has no session and no operation left. */
 void gs__port_run(gs__loop_t *loop);

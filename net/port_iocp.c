@@ -27,10 +27,10 @@
 #define KEY_IO   ((ULONG_PTR)0)
 #define KEY_WAKE ((ULONG_PTR)1)
 
-/* Buffers per WSASend. The core gathers up to gather_max (at most 1024); wine 8.0 fails a
- * WSASend with more than 1024 buffers *and* still queues a completion for it, which would
- * release the request twice, so the backend stays well below that and lets the core's
- * short-send path post the rest. */
+/* Buffers per WSASend. wine 8.0 fails a WSASend with more than 1024 buffers *and* still queues
+ * a completion for it, which would release the request twice, so the backend stays well below
+ * that: gs_net_create lowers gather_max to this (gs__port_gather_limit), and gs__port_send caps
+ * again, letting the core's short-send path post the rest, should a request ever be longer. */
 #define IOCP_WSABUF_MAX 64u
 /* AcceptEx requests kept posted on each listening socket. */
 #define ACCEPT_DEPTH 16u
@@ -224,6 +224,8 @@ static void *extension(SOCKET s, GUID guid) {
     }
     return fn;
 }
+
+uint32_t gs__port_gather_limit(void) { return IOCP_WSABUF_MAX; }
 
 /* ---- wake-up ----------------------------------------------------------------------------- */
 

@@ -224,6 +224,8 @@ void gs__port_fini(gs__loop_t *loop) {
 
 /* ---- operations -------------------------------------------------------------------------- */
 
+uint32_t gs__port_gather_limit(void) { return GS__GATHER_LIMIT; }
+
 static void arm_wake(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     struct io_uring_sqe *sqe = get_sqe(p);
