@@ -545,7 +545,7 @@ static void chat_cleanup(chat_run_t *r) {
     if (r->bots) {
         for (uint32_t i = 0; i < r->n; i++)
             gs_arena_destroy(r->bots[i].arena);
-        free(r->bots);
+        gs_aligned_free(r->bots);
     }
     gs_pool_destroy(r->pool);
     gs_msg_registry_destroy(r->reg);
@@ -564,8 +564,7 @@ static int chat_setup(chat_run_t *r) {
     r->room_size = calloc(r->rooms, sizeof *r->room_size);
     r->room_names = calloc(r->rooms, sizeof *r->room_names);
     r->text = malloc((size_t)o->text_size + 1u);
-    /* sizeof is a multiple of the alignment, as aligned_alloc requires. */
-    r->bots = aligned_alloc(_Alignof(chat_bot_t), (size_t)r->n * sizeof(chat_bot_t));
+    r->bots = gs_aligned_alloc(_Alignof(chat_bot_t), (size_t)r->n * sizeof(chat_bot_t));
     if (!r->reg || !r->pool || !r->room_size || !r->room_names || !r->text || !r->bots) {
         fprintf(stderr, "%s: out of memory\n", BOT_PROG);
         return -1;

@@ -463,7 +463,7 @@ static void echo_cleanup(echo_run_t *r) {
     if (r->conns) {
         for (uint32_t i = 0; i < r->n; i++)
             free(r->conns[i].partial);
-        free(r->conns);
+        gs_aligned_free(r->conns);
     }
     free(r);
 }
@@ -498,8 +498,7 @@ static int echo_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
         echo_cleanup(r);
         return 1;
     }
-    /* sizeof is a multiple of the alignment, as aligned_alloc requires. */
-    r->conns = aligned_alloc(_Alignof(echo_conn_t), (size_t)n * sizeof(echo_conn_t));
+    r->conns = gs_aligned_alloc(_Alignof(echo_conn_t), (size_t)n * sizeof(echo_conn_t));
     if (!r->conns) {
         fprintf(stderr, "%s: out of memory for %" PRIu32 " connections\n", BOT_PROG, n);
         echo_cleanup(r);

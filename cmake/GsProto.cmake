@@ -14,7 +14,10 @@
 #   gs_add_proto(game_proto proto/game.proto)
 #   target_link_libraries(my_server PRIVATE game_proto)
 find_program(GS_PROTOC_C protoc-c REQUIRED)
-pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
+# The Windows build imports its own (cmake/GsWinDeps.cmake) under the same target name.
+if(NOT TARGET PkgConfig::PROTOBUF_C)
+  pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
+endif()
 set(GS_PROTO_REGISTRY_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/gs_proto_registry.cmake)
 
 function(gs_add_proto target)

@@ -301,8 +301,8 @@ int gs__sched_create(gs__sched_t **out, uint32_t workers, uint32_t batch, gs_poo
     *out = NULL;
     if (workers == 0 || batch == 0 || pool == NULL || run == NULL)
         return GS_EINVAL;
-    /* aligned_alloc: both structs carry cache-line-aligned members. */
-    s = aligned_alloc(GS_CACHELINE, sizeof *s);
+    /* Aligned: both structs carry cache-line-aligned members. */
+    s = gs_aligned_alloc(GS_CACHELINE, sizeof *s);
     if (s == NULL)
         return GS_ENOMEM;
     memset(s, 0, sizeof *s);
@@ -310,14 +310,14 @@ int gs__sched_create(gs__sched_t **out, uint32_t workers, uint32_t batch, gs_poo
     /* Only a 32-bit size_t can overflow here (the test would be always false elsewhere, which
      * -Wtype-limits rejects). */
     if (workers > SIZE_MAX / sizeof(worker_t)) {
-        free(s);
+        gs_aligned_free(s);
         return GS_ENOMEM;
     }
 #endif
-    wbytes = (size_t)workers * sizeof(worker_t); /* a multiple of the alignment, as it must be */
-    s->workers = aligned_alloc(GS_CACHELINE, wbytes);
+    wbytes = (size_t)workers * sizeof(worker_t);
+    s->workers = gs_aligned_alloc(GS_CACHELINE, wbytes);
     if (s->workers == NULL) {
-        free(s);
+        gs_aligned_free(s);
         return GS_ENOMEM;
     }
     memset(s->workers, 0, wbytes);
@@ -450,6 +450,6 @@ void gs__sched_destroy(gs__sched_t *s) {
     gs_cond_fini(&s->drained);
     gs_cond_fini(&s->work);
     gs_mutex_fini(&s->lock);
-    free(s->workers);
-    free(s);
+    gs_aligned_free(s->workers);
+    gs_aligned_free(s);
 }

@@ -54,3 +54,12 @@ const char *gs_frame_reject_name(gs_frame_reject_t r) {
     };
     return (unsigned)r < GS_REJECT__COUNT ? names[r] : "unknown";
 }
+
+const char *gs_io_error_name(gs_io_error_t e) {
+    static const char *const names[] = {
+#define GS__IE_NAME(name, str) str,
+        GS_IO_ERROR_MAP(GS__IE_NAME)
+#undef GS__IE_NAME
+    };
+    return (unsigned)e < GS_IOERR__COUNT ? names[e] : "unknown";
+}

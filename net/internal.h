@@ -62,12 +62,13 @@ typedef struct gs__iov {
 struct gs__send_req {
     gs__send_req_t *next_free;
     gs__session_t *session;
-    uint32_t nbufs;               /* buffers in this send */
-    uint32_t iov_first;           /* first iov not fully sent (short sends advance it) */
-    uint64_t bytes;               /* total bytes of all buffers */
-    uint64_t sent;                /* bytes acknowledged so far */
-    unsigned char port_space[64]; /* backend scratch (io_uring: struct msghdr) */
-    gs_buf_t **bufs;              /* points just after the struct */
+    uint32_t nbufs;     /* buffers in this send */
+    uint32_t iov_first; /* first iov not fully sent (short sends advance it) */
+    uint64_t bytes;     /* total bytes of all buffers */
+    uint64_t sent;      /* bytes acknowledged so far */
+    /* backend scratch (io_uring: struct msghdr; IOCP: the send's OVERLAPPED) */
+    _Alignas(16) unsigned char port_space[64];
+    gs_buf_t **bufs; /* points just after the struct */
     gs__iov_t *iov;
 };
 
@@ -151,8 +152,10 @@ struct gs__listener {
     gs__listener_t *next;
     int raw;
     uint16_t port;
-    intptr_t *fds;  /* one SO_REUSEPORT socket per loop */
-    uint8_t *armed; /* per loop: multishot accept outstanding */
+    uint32_t nfds;   /* sockets in fds: one per loop (SO_REUSEPORT) or one shared (Windows) */
+    intptr_t *fds;   /* room for one per loop; see sock.h */
+    uint8_t *armed;  /* per loop: accepting armed (backend-defined states) */
+    void *port_data; /* backend per-listener data (IOCP: the pre-posted AcceptEx requests) */
 };
 
 struct gs_net {

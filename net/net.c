@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Public entry points of the net layer: lifecycle of an instance, listeners, outgoing connects,
  * the id-based session calls that any thread may make, and counters. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "sock.h"
 
 static void apply_defaults(gs_net_config_t *c) {
 #define DEF(field, value)                                                                          \
@@ -47,8 +42,18 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
         free(net);
         return GS_EINVAL;
     }
-    int rc = gs__table_init(&net->table, c->max_sessions);
+    /* A backend that carries fewer buffers per send gathers fewer, rather than splitting each
+     * gather into "short" sends. */
+    if (net->cfg.gather_max > gs__port_gather_limit())
+        net->cfg.gather_max = gs__port_gather_limit();
+    int rc = gs__sock_init();
     if (rc) {
+        free(net);
+        return rc;
+    }
+    rc = gs__table_init(&net->table, c->max_sessions);
+    if (rc) {
+        gs__sock_fini();
         free(net);
         return rc;
     }
@@ -82,39 +87,16 @@ fail:
     free(net->loops);
     free(net->sessions);
     gs__table_fini(&net->table);
+    gs__sock_fini();
     free(net);
     return rc;
-}
-
-static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                      socklen_t *len) {
-    memset(ss, 0, sizeof(*ss));
-    if (!host)
-        host = "127.0.0.1";
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        *len = sizeof(*v4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        *len = sizeof(*v6);
-        return 0;
-    }
-    return GS_EADDR;
 }
 
 int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc) {
     if (atomic_load(&net->started))
         return GS_ESTATE;
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    uint16_t port = lc->port;
-    if (parse_addr(lc->host, port, &ss, &sl) != 0)
+    gs__addr_t addr;
+    if (gs__addr_parse(lc->host, lc->port, &addr) != 0)
         return GS_EADDR;
     gs__listener_t *l = calloc(1, sizeof(*l));
     if (!l)
@@ -122,53 +104,22 @@ int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc) {
     l->raw = lc->raw;
     l->fds = malloc(sizeof(intptr_t) * net->nloops);
     l->armed = calloc(net->nloops, 1);
-    if (!l->fds || !l->armed)
-        goto nomem;
-    for (uint32_t i = 0; i < net->nloops; i++)
-        l->fds[i] = -1;
-    /* One socket per IO thread on the same port (SO_REUSEPORT): each ring accepts on its own
-     * socket and keeps the sessions it accepts, so no accepted fd crosses threads. */
-    for (uint32_t i = 0; i < net->nloops; i++) {
-        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            goto sys;
-        l->fds[i] = fd;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (net->nloops > 1)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        if (port == 0 && i > 0) {
-            /* Port 0 picked a port for the first socket: the others must use the same. */
-            ((struct sockaddr_in *)&ss)->sin_port = htons(l->port); /* same offset in v6 */
-        }
-        if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
-            listen(fd, lc->backlog > 0 ? lc->backlog : 511) != 0)
-            goto sys;
-        if (i == 0) {
-            struct sockaddr_storage bound;
-            socklen_t bl = sizeof(bound);
-            getsockname(fd, (struct sockaddr *)&bound, &bl);
-            l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-        }
+    if (!l->fds || !l->armed) {
+        free(l->fds);
+        free(l->armed);
+        free(l);
+        return GS_ENOMEM;
+    }
+    int rc = gs__sock_listen(l, net->nloops, &addr, lc->backlog > 0 ? lc->backlog : 511);
+    if (rc) {
+        free(l->fds);
+        free(l->armed);
+        free(l);
+        return rc;
     }
     l->next = net->listeners;
     net->listeners = l;
     return 0;
-sys:
-    gs_log(GS_LOG_ERROR, GS__LOG, "listen on %s:%u failed: %s", lc->host ? lc->host : "127.0.0.1",
-           (unsigned)port, strerror(errno));
-    for (uint32_t i = 0; i < net->nloops; i++)
-        if (l->fds[i] >= 0)
-            close((int)l->fds[i]);
-    free(l->fds);
-    free(l->armed);
-    free(l);
-    return GS_ESYS;
-nomem:
-    free(l->fds);
-    free(l->armed);
-    free(l);
-    return GS_ENOMEM;
 }
 
 uint16_t gs_net_listen_port(gs_net_t *net) {
@@ -239,9 +190,7 @@ void gs_net_destroy(gs_net_t *net) {
     while (net->listeners) {
         gs__listener_t *l = net->listeners;
         net->listeners = l->next;
-        for (uint32_t i = 0; i < net->nloops; i++)
-            if (l->fds[i] >= 0)
-                close((int)l->fds[i]);
+        gs__sock_listen_close(l);
         free(l->fds);
         free(l->armed);
         free(l);
@@ -249,6 +198,7 @@ void gs_net_destroy(gs_net_t *net) {
     free(net->loops);
     free(net->sessions);
     gs__table_fini(&net->table);
+    gs__sock_fini();
     free(net);
 }
 
@@ -257,9 +207,8 @@ int gs_net_connect(gs_net_t *net, const gs_connect_config_t *cc, gs_session_id_t
         *out_id = GS_SESSION_NONE;
     if (!atomic_load(&net->started) || atomic_load(&net->stopping))
         return GS_ESTATE;
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (parse_addr(cc->host, cc->port, &ss, &sl) != 0)
+    gs__addr_t addr;
+    if (gs__addr_parse(cc->host, cc->port, &addr) != 0)
         return GS_EADDR;
     uint32_t li = atomic_fetch_add(&net->next_loop, 1) % net->nloops;
     gs__loop_t *loop = &net->loops[li];
@@ -267,16 +216,15 @@ int gs_net_connect(gs_net_t *net, const gs_connect_config_t *cc, gs_session_id_t
     if (id == 0)
         return GS_EFULL;
     gs__session_t *s = &net->sessions[(uint32_t)id];
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    intptr_t fd = gs__sock_stream(&addr);
     if (fd < 0) {
-        gs_log(GS_LOG_ERROR, GS__LOG, "socket: %s", strerror(errno));
         gs__table_free(&net->table, (uint32_t)id);
         return GS_ESYS;
     }
     gs__session_init(s, loop, id, fd, cc->raw, cc->session_user);
-    int rc = gs__port_connect_prepare(s, &ss, sl);
+    int rc = gs__port_connect_prepare(s, &addr);
     if (rc) {
-        close(fd);
+        gs__port_session_release(s);
         gs__table_free(&net->table, (uint32_t)id);
         return rc;
     }
@@ -454,12 +402,23 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
         for (int r = 0; r < GS_REJECT__COUNT; r++)
             out->frames_rejected[r] += gs__ctr_get(&st->frames_rejected[r]);
         gs__port_stats_t ps;
+        memset(&ps, 0, sizeof(ps));
         gs__port_stats(&net->loops[i], &ps);
         out->io_in_flight += ps.io_in_flight;
         out->cq_overflows += ps.cq_overflows;
         out->enobufs += ps.enobufs;
         out->recv_rearms += ps.recv_rearms;
         out->accept_pauses += ps.accept_pauses;
+        out->io_posted += ps.io_posted;
+        out->io_completed += ps.io_completed;
+        out->io_eof += ps.io_eof;
+        out->io_failed += ps.io_failed;
+        for (int e = 0; e < GS_IOERR__COUNT; e++)
+            out->io_failed_by[e] += ps.io_failed_by[e];
+        out->port_wakeups += ps.port_wakeups;
+        out->port_handoffs += ps.port_handoffs;
+        out->port_timeouts += ps.port_timeouts;
+        out->port_errors += ps.port_errors;
     }
     /* Failed connects are closed without having been counted as opened. */
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The backend interface: the handful of operations the session core needs from a completion
  * port, and the upcalls the backend makes when they complete. One file per backend implements
- * it (port_uring.c now; port_iocp.c and port_epoll.c later). Nothing above net/ sees it.
+ * it (port_uring.c on Linux, port_iocp.c on Windows; port_epoll.c later). Nothing above net/ sees
+ * it.
  *
  * Rules every backend keeps:
  * - Each posted operation holds one session reference (gs__session_ref) taken by the core or
@@ -18,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gs/net.h"
+
 typedef struct gs__loop gs__loop_t;
 typedef struct gs__session gs__session_t;
 typedef struct gs__listener gs__listener_t;
@@ -29,6 +32,10 @@ typedef struct gs__port gs__port_t; /* backend state of one loop */
  * enabled by gs__port_run on the IO thread (single-issuer rings belong to one thread). */
 int gs__port_init(gs__loop_t *loop);
 void gs__port_fini(gs__loop_t *loop);
+
+/* The most buffers one send operation carries (io_uring: GS__GATHER_LIMIT; IOCP: 64, see
+ * port_iocp.c). gs_net_create lowers gather_max to it. */
+uint32_t gs__port_gather_limit(void);
 
 /* IO thread body: wait for completions, dispatch them, drain the inbox, flush sends, run ticks;
  * returns once the loop is stopping and has no session and no operation left. */
@@ -52,8 +59,8 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req);
 
 /* Any thread, before the session is posted to its loop: remember where to connect.
  * Returns 0 or GS_ENOMEM. */
-struct sockaddr_storage;
-int gs__port_connect_prepare(gs__session_t *s, const struct sockaddr_storage *ss, unsigned int len);
+typedef struct gs__addr gs__addr_t;
+int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr);
 
 /* Loop thread. Start an outgoing connect to the address in the session's connect request.
  * Upcalls gs__on_connect_done exactly once. */
@@ -69,9 +76,12 @@ void gs__port_session_release(gs__session_t *s);
 /* Close a socket that never became a session. */
 void gs__port_close_fd(intptr_t fd);
 
-/* Backend counters merged into gs_net_stats_t. */
+/* Backend counters merged into gs_net_stats_t; the caller zeroes the struct, so a backend fills
+ * only the counters it has. */
 typedef struct gs__port_stats {
     uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
+    uint64_t io_posted, io_completed, io_eof, io_failed, io_failed_by[GS_IOERR__COUNT];
+    uint64_t port_wakeups, port_handoffs, port_timeouts, port_errors;
 } gs__port_stats_t;
 void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out);
 

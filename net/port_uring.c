@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sock.h"
 
 _Static_assert(sizeof(gs__iov_t) == sizeof(struct iovec) &&
                    offsetof(gs__iov_t, base) == offsetof(struct iovec, iov_base) &&
@@ -223,6 +224,8 @@ void gs__port_fini(gs__loop_t *loop) {
 
 /* ---- operations -------------------------------------------------------------------------- */
 
+uint32_t gs__port_gather_limit(void) { return GS__GATHER_LIMIT; }
+
 static void arm_wake(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     struct io_uring_sqe *sqe = get_sqe(p);
@@ -347,13 +350,12 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
     return 0;
 }
 
-int gs__port_connect_prepare(gs__session_t *s, const struct sockaddr_storage *ss,
-                             unsigned int len) {
+int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
     uring_sess_t *us = sess_data(s);
     if (!us)
         return GS_ENOMEM;
-    memcpy(&us->addr, ss, sizeof(*ss));
-    us->addrlen = (socklen_t)len;
+    memcpy(&us->addr, addr->bytes, sizeof(us->addr));
+    us->addrlen = (socklen_t)addr->len;
     return 0;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs, with apt-get, the Debian 12 (bookworm) packages that building, testing and running
-# gameserver need, and only those that are missing. Safe to run again: a second run installs
-# nothing and says so.
+# gameserver need, and only those that are missing; then builds the Windows build's protobuf-c
+# and cmocka from Debian's source packages (scripts/windeps.sh). Safe to run again: a second run
+# installs and builds nothing and says so.
 set -euo pipefail
 
 # The one list of packages. To add one, add a line here (one package per line, optional comment).
@@ -21,6 +22,9 @@ PACKAGES=(
     libprotobuf-c-dev   # protobuf-c runtime for packet/ (1.4.1 on bookworm)
     protobuf-c-compiler # protoc-c, run by gs_add_proto()
     procps              # ps, pgrep, used when debugging tests and benchmarks
+    gcc-mingw-w64-x86-64 # x86_64-w64-mingw32-gcc: the mingw preset (Windows build)
+    wine64              # /usr/lib/wine/wine64 runs the mingw preset's tests
+    dpkg-dev            # dpkg-source, for apt-get source in scripts/windeps.sh
 )
 
 installed() {
@@ -32,8 +36,15 @@ for pkg in "${PACKAGES[@]}"; do
     installed "$pkg" || missing+=("$pkg")
 done
 
+# Windows build dependencies (protobuf-c runtime and cmocka built with mingw from Debian's
+# source packages); skips everything that is already built.
+windeps() {
+    bash "$(dirname "${BASH_SOURCE[0]}")/windeps.sh"
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "setup.sh: all ${#PACKAGES[@]} packages already installed, nothing to do"
+    windeps
     exit 0
 fi
 
@@ -63,3 +74,4 @@ if [ "${#still_missing[@]}" -ne 0 ]; then
     exit 1
 fi
 echo "setup.sh: installed ${missing[*]}"
+windeps

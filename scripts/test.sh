@@ -4,8 +4,13 @@
 # configures, builds and tests each preset in turn, checks formatting, and closes with
 # "test.sh: N passed, N failed" where N counts steps (presets, plus "format").
 #
+# The mingw step cross-builds for Windows and runs its tests under wine64, inside a wine session
+# (scripts/wine-session.sh: persistent wineserver, booted prefix in build/mingw/wineprefix,
+# AeDebug debugger cleared) that is stopped again afterwards, pass or fail. It comes after debug:
+# its cross-check test drives the Windows servers with the native build/debug gs-bot.
+#
 # Environment:
-#   GS_TEST_PRESETS   steps to run, default "debug clang asan tsan format"
+#   GS_TEST_PRESETS   steps to run, default "debug mingw clang asan tsan format"
 #                     ("format" is scripts/check-format.sh; any name is a preset in
 #                     CMakePresets.json with configure, build and test presets)
 #   GS_TEST_TIMEOUT   ctest --timeout backstop per test without its own TIMEOUT, default 300 s
@@ -15,7 +20,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-STEPS=${GS_TEST_PRESETS:-debug clang asan tsan format}
+STEPS=${GS_TEST_PRESETS:-debug mingw clang asan tsan format}
 JOBS=${GS_JOBS:-2}
 TEST_TIMEOUT=${GS_TEST_TIMEOUT:-300}
 TEST_LIMIT=${GS_TEST_LIMIT:-900}
@@ -64,6 +69,32 @@ run_preset() {
         ctest --preset "$preset" --timeout "$TEST_TIMEOUT" || return 1
 }
 
+# The mingw preset's tests run inside a wine session for build/mingw/wineprefix, stopped (that
+# prefix's wineserver only) whatever the result.
+WINE_PREFIX=build/mingw/wineprefix
+wine_up=0
+stop_wine() {
+    if [ "$wine_up" -eq 1 ]; then
+        bash scripts/wine-session.sh stop "$WINE_PREFIX"
+        wine_up=0
+    fi
+}
+# Also when this script is interrupted or killed by its caller's timeout.
+trap stop_wine EXIT
+run_mingw() {
+    local rc
+    bash scripts/windeps.sh || return 1
+    wine_up=1
+    bash scripts/wine-session.sh start "$WINE_PREFIX" || {
+        stop_wine
+        return 1
+    }
+    run_preset mingw
+    rc=$?
+    stop_wine
+    return $rc
+}
+
 passed=0
 failed=0
 failed_steps=()
@@ -73,6 +104,8 @@ for step in $STEPS; do
     if [ "$step" = format ]; then
         echo "== test.sh: [format] scripts/check-format.sh"
         bash scripts/check-format.sh
+    elif [ "$step" = mingw ]; then
+        run_mingw
     else
         run_preset "$step"
     fi

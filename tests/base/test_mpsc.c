@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the intrusive MPSC queue: FIFO order, empty and half-done states, and four producers
  * against one consumer with every element checked for loss, duplication and per-producer order. */
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,7 +149,7 @@ static void producer_main(void *arg) {
     /* Start together so that the pushes really overlap. Acquire pairs with the release store of
      * go; it only matters for the start, the queue itself publishes the items. */
     while (!atomic_load_explicit(p->go, memory_order_acquire))
-        sched_yield();
+        gs_thread_yield();
     for (uint32_t i = 0; i < PER_PRODUCER; i++) {
         item_t *it = &p->items[i];
         /* Written before the push and read by the consumer after its pop: a missing release or
@@ -196,7 +195,7 @@ static void test_four_producers_one_consumer(void **state) {
                     failure = "deadline passed before every element arrived";
                     break;
                 }
-                sched_yield();
+                gs_thread_yield();
             }
             continue;
         }

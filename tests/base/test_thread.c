@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the thread, mutex and condition variable shim: start/join, names, mutual exclusion,
  * argument errors, wake-ups by signal and broadcast, timed waits. */
-#include <pthread.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gs/base.h"
+#include "thread_name.h"
 
 typedef struct {
     int ran;
@@ -23,8 +22,7 @@ static void record(void *arg) {
     run_t *r = arg;
     r->ran++;
     r->arg_seen = arg;
-    if (pthread_getname_np(pthread_self(), r->name, sizeof r->name) != 0)
-        r->name[0] = '\0';
+    (void)test_thread_name(r->name, sizeof r->name);
 }
 
 static void test_start_join(void **state) {
@@ -88,7 +86,7 @@ static void add_many(void *arg) {
         /* Read, yield the CPU now and then, write: lost updates show up without the lock. */
         uint64_t v = s->counter;
         if ((i & 1023) == 0)
-            sched_yield();
+            gs_thread_yield();
         s->counter = v + 1;
         gs_mutex_unlock(&s->lock);
     }

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -191,7 +190,7 @@ static void test_ping_pong_in_order(void **state) {
     assert_int_equal(st.messages, 1600);
     assert_int_equal(st.encodes, 1600);
     for (int i = 0; i < 8; i++)
-        close(fds[i]);
+        th_close(fds[i]);
     stop(&f);
     assert_int_equal(atomic_load(&f.opens), 8);
 }
@@ -235,11 +234,11 @@ static void test_bad_frames_disconnect(void **state) {
     assert_int_equal(st.unhandled, 1);
     assert_int_equal(st.decode_failed, 2);
     assert_int_equal(st.bad_text, 1);
-    close(a);
-    close(b);
-    close(c);
-    close(d);
-    close(e);
+    th_close(a);
+    th_close(b);
+    th_close(c);
+    th_close(d);
+    th_close(e);
     stop(&f);
 }
 
@@ -252,7 +251,7 @@ static void test_bad_frames_dropped(void **state) {
     ping(a, 1, 10); /* the session lives on and the next valid frame works */
     expect_pong(a, 1, 10);
     assert_int_equal(stats(&f).bad_id, 1);
-    close(a);
+    th_close(a);
     stop(&f);
 }
 
@@ -277,8 +276,8 @@ static void test_slow_handler_does_not_stall_others(void **state) {
     atomic_store(&f.slow_release, 1);
     expect_pong(slow, 999, 1);
     expect_pong(slow, 1000, 2);
-    close(slow);
-    close(fast);
+    th_close(slow);
+    th_close(fast);
     stop(&f);
 }
 
@@ -293,7 +292,7 @@ static void test_disconnect_during_handler(void **state) {
     int fd = th_connect(f.port);
     ping(fd, 999, 1);
     assert_true(th_wait_until(slow_started, &f, 5000));
-    close(fd);
+    th_close(fd);
     /* Wait for the net to see it: the session id goes stale. */
     gs_session_id_t id = atomic_load(&f.slow_session);
     uint64_t deadline = gs_now_ms() + 5000;
@@ -356,7 +355,7 @@ static void test_broadcast_from_user_thread(void **state) {
     assert_int_equal(after.broadcasts - before.broadcasts, 50);
     assert_int_equal(after.sends - before.sends, 200);
     for (int i = 0; i < 4; i++)
-        close(fds[i]);
+        th_close(fds[i]);
     stop(&f);
 }
 
@@ -378,7 +377,7 @@ static void test_overload_disconnects(void **state) {
     }
     atomic_store(&f.slow_release, 1);
     assert_int_equal(th_wait_eof(fd, 5000), 0);
-    close(fd);
+    th_close(fd);
     stop(&f);
 }
 
@@ -409,7 +408,7 @@ static void test_timer_on_session_actor(void **state) {
     gs_actor_unref(a);
     assert_true(th_wait_until(ticked, &f, 5000));
     assert_int_equal(gs_app_timer_cancel(f.app, t), 0);
-    close(fd);
+    th_close(fd);
     stop(&f);
 }
 

@@ -10,9 +10,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <cmocka.h>
+
+#include "cpu_time.h"
 
 #include "internal.h"
 
@@ -885,13 +886,6 @@ static void test_slow_actor_does_not_block_others(void **state) {
 }
 
 /* Idle workers sleep on the condition variable: four parked workers burn (next to) no CPU. */
-static uint64_t cpu_us(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-           (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-}
-
 static void test_idle_workers_sleep(void **state) {
     fx_t f;
     uint64_t t0;
@@ -900,10 +894,10 @@ static void test_idle_workers_sleep(void **state) {
     fx_init(&f, 4, 64, NULL);
     assert_int_equal(gs__sched_start(f.s), 0);
     assert_true(drain_within(f.s)); /* all four parked */
-    t0 = cpu_us();
+    t0 = test_cpu_us();
     gs_sleep_ms(300); /* a measuring window, not a wait for an event */
     /* Spinning workers would use about 4 x 300 ms (or all the cores there are). */
-    assert_true(cpu_us() - t0 < 100000u);
+    assert_true(test_cpu_us() - t0 < 100000u);
     fx_fini(&f);
 }
 

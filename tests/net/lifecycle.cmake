@@ -11,7 +11,7 @@ foreach(t test_lifecycle_sendq test_lifecycle_deadlines test_lifecycle_peer
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${GS_LC_TEST_COMMON}
     LIBS gs_test_support
     LABELS integration
-    TIMEOUT 60)
+    TIMEOUT ${GS_NET_IT_TIMEOUT})
 endforeach()
 # Regression tests for net/ bugs these tests found (stale loop clock in receive deadlines,
 # unsent overcount after short sends). See the file's header.
@@ -19,4 +19,4 @@ gs_add_test(test_lifecycle_regressions
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_lifecycle_regressions.c ${GS_LC_TEST_COMMON}
   LIBS gs_test_support
   LABELS integration
-  TIMEOUT 60)
+  TIMEOUT ${GS_NET_IT_TIMEOUT})

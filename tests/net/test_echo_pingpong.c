@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -153,7 +152,7 @@ static void run_pingpong(const char *name, const gs_net_config_t *cfg, uint32_t 
     assert_int_equal(st.disconnects[GS_CLOSE_PROTOCOL] + st.disconnects[GS_CLOSE_RESET], 0);
 
     for (uint32_t i = 0; i < nclients; i++)
-        close(cl[i].fd);
+        th_close(cl[i].fd);
     th_server_stop(&srv, 1000);
     free(rtt);
     free(th);

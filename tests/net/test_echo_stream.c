@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,7 +46,7 @@ static void echo_stream(th_server_t *srv, const uint8_t *out, size_t len, size_t
     assert_int_equal(tio_pump(fd, out, len, max_chunk, &rng, in, len, read_max, window, 30000), 0);
     assert_memory_equal(in, out, len);
     free(in);
-    close(fd);
+    th_close(fd);
 }
 
 /* A05: every byte of every frame in its own send() with TCP_NODELAY; headers arrive split at
@@ -69,7 +67,7 @@ static void a05_header_split_bytewise(void **state) {
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_in, 60);
     assert_int_equal(st.bytes_in, len);
-    close(fd);
+    th_close(fd);
     free(in);
     free(out);
     th_server_stop(&srv, 1000);
@@ -97,7 +95,7 @@ static void many_frames_one_write(uint32_t recv_buffer_size, int no_pbuf) {
     assert_int_equal(st.frames_in, 1000);
     assert_int_equal(st.frames_out, 1000);
     assert_int_equal(atomic_load(&srv.send_errors), 0);
-    close(fd);
+    th_close(fd);
     free(in);
     free(out);
     th_server_stop(&srv, 1000);
@@ -123,7 +121,7 @@ static void e02_short_sends_tiny(void **state) {
     tio_make_stream(400, 0, 200, 0xE02, &out, &len);
     echo_stream(&srv, out, len, 3000, 0, 64 * 1024, 0, 1);
     gs_net_stats_t st = th_stats(&srv);
-    printf("e02 tiny: %zu bytes, sends %llu, short %llu, gathers %llu\n", len,
+    printf("e02 tiny: %llu bytes, sends %llu, short %llu, gathers %llu\n", (unsigned long long)len,
            (unsigned long long)st.sends, (unsigned long long)st.short_sends,
            (unsigned long long)st.gathers);
     assert_true(st.short_sends > 0);
@@ -155,9 +153,9 @@ static void e02_short_sends_big_frames(void **state) {
     memcpy(all + len, small, slen);
     echo_stream(&srv, all, len + slen, 70000, 0, 256 * 1024, 0, 2);
     gs_net_stats_t st = th_stats(&srv);
-    printf("e02 big: %zu bytes, sends %llu, short %llu, gathers %llu\n", len + slen,
-           (unsigned long long)st.sends, (unsigned long long)st.short_sends,
-           (unsigned long long)st.gathers);
+    printf("e02 big: %llu bytes, sends %llu, short %llu, gathers %llu\n",
+           (unsigned long long)(len + slen), (unsigned long long)st.sends,
+           (unsigned long long)st.short_sends, (unsigned long long)st.gathers);
     assert_true(st.short_sends > 0);
     assert_true(st.short_sends + st.sends >= (len + slen) / 1000);
     assert_int_equal(st.frames_in, 324);
@@ -182,8 +180,9 @@ static void e02_slow_small_window_reader(void **state) {
     tio_make_stream(60, 1000, 30000, 0xE02D, &out, &len);
     echo_stream(&srv, out, len, 40000, 512, 256 * 1024, 4096, 3);
     gs_net_stats_t st = th_stats(&srv);
-    printf("e02 slow reader: %zu bytes, sends %llu, short %llu (not forced)\n", len,
-           (unsigned long long)st.sends, (unsigned long long)st.short_sends);
+    printf("e02 slow reader: %llu bytes, sends %llu, short %llu (not forced)\n",
+           (unsigned long long)len, (unsigned long long)st.sends,
+           (unsigned long long)st.short_sends);
     assert_int_equal(st.frames_in, 60);
     assert_int_equal(atomic_load(&srv.send_errors), 0);
     free(out);
@@ -256,7 +255,7 @@ static void raw_echo_half_close(void **state) {
         assert_int_equal(tio_write_all(fd, out + pos, c), 0);
         pos += c;
     }
-    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    assert_int_equal(th_shutdown_wr(fd), 0);
     assert_int_equal(th_read_exact(fd, in, len, WAIT_MS), 0);
     assert_memory_equal(in, out, len);
     assert_int_equal(th_wait_eof(fd, WAIT_MS), 0);
@@ -264,7 +263,7 @@ static void raw_echo_half_close(void **state) {
     assert_int_equal(atomic_load(&srv.close_reasons[GS_CLOSE_PEER_CLOSE]), 1);
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.bytes_out, len);
-    close(fd);
+    th_close(fd);
     free(in);
     free(out);
     th_server_stop(&srv, 1000);

@@ -2,24 +2,17 @@
 /* Helpers shared by the socket-level IO tests (see test_io_common.h). */
 #include "test_io_common.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
 
 #include <cmocka.h>
+
+#include "th_os.h"
 
 size_t tio_frame_put(uint8_t *out, uint32_t msg_id, const void *body, uint32_t len) {
     gs_frame_header_write(out, len, msg_id);
@@ -71,13 +64,7 @@ int tio_write_bytewise(int fd, const void *data, size_t len) {
     return 0;
 }
 
-static int set_nonblock(int fd, int on) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -1;
-    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    return fcntl(fd, F_SETFL, fl);
-}
+static int set_nonblock(int fd, int on) { return th_os_set_nonblocking(fd, on); }
 
 int tio_pump(int fd, const uint8_t *out, size_t out_len, size_t max_chunk, uint64_t *rng,
              uint8_t *in, size_t in_len, size_t read_max, size_t window, uint32_t timeout_ms) {
@@ -89,47 +76,44 @@ int tio_pump(int fd, const uint8_t *out, size_t out_len, size_t max_chunk, uint6
     while (wpos < out_len || rpos < in_len) {
         uint64_t now = gs_now_ms();
         if (now >= deadline) {
-            fprintf(stderr, "tio_pump: timeout (written %zu/%zu, read %zu/%zu)\n", wpos, out_len,
-                    rpos, in_len);
+            fprintf(stderr, "tio_pump: timeout (written %llu/%llu, read %llu/%llu)\n",
+                    (unsigned long long)wpos, (unsigned long long)out_len, (unsigned long long)rpos,
+                    (unsigned long long)in_len);
             goto out;
         }
         size_t allowed = out_len - wpos;
         size_t ahead = wpos > rpos ? wpos - rpos : 0;
         if (window)
             allowed = ahead >= window ? 0 : (allowed < window - ahead ? allowed : window - ahead);
-        struct pollfd pfd = {.fd = fd, .events = 0};
-        if (allowed)
-            pfd.events |= POLLOUT;
-        if (rpos < in_len)
-            pfd.events |= POLLIN;
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno != EINTR)
+        int ev = (allowed ? TH_POLL_OUT : 0) | (rpos < in_len ? TH_POLL_IN : 0);
+        int rev = th_os_poll(fd, ev, (uint32_t)(deadline - now));
+        if (rev < 0)
             goto out;
-        if (pr <= 0)
+        if (rev == 0)
             continue;
-        if (pfd.revents & POLLIN || (pfd.revents & (POLLHUP | POLLERR) && rpos < in_len)) {
+        if (rev & TH_POLL_IN || (rev & (TH_POLL_HUP | TH_POLL_ERR) && rpos < in_len)) {
             size_t want = in_len - rpos;
             if (read_max && want > read_max)
                 want = read_max;
-            ssize_t n = recv(fd, in + rpos, want, 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                fprintf(stderr, "tio_pump: read ended (%zd, %s) at %zu/%zu\n", n,
-                        n < 0 ? strerror(errno) : "eof", rpos, in_len);
+            long n = th_os_recv(fd, in + rpos, want, 0);
+            if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                fprintf(stderr, "tio_pump: read ended (%ld) at %llu/%llu\n", n,
+                        (unsigned long long)rpos, (unsigned long long)in_len);
                 goto out;
             }
             if (n > 0)
                 rpos += (size_t)n;
         }
-        if (allowed && (pfd.revents & POLLOUT)) {
+        if (allowed && (rev & TH_POLL_OUT)) {
             size_t len = allowed;
             if (max_chunk) {
                 size_t c = 1 + (size_t)(tio_rand(rng) % max_chunk);
                 if (c < len)
                     len = c;
             }
-            ssize_t n = send(fd, out + wpos, len, MSG_NOSIGNAL);
-            if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                fprintf(stderr, "tio_pump: write failed: %s\n", strerror(errno));
+            long n = th_os_send(fd, out + wpos, len);
+            if (n < 0 && n != -EAGAIN) {
+                fprintf(stderr, "tio_pump: write failed: %ld\n", n);
                 goto out;
             }
             if (n > 0)
@@ -160,21 +144,20 @@ int tio_write_until_error(int fd, size_t chunk, uint32_t timeout_ms, int *eof, i
         uint64_t now = gs_now_ms();
         if (now >= deadline)
             break;
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT | (*eof ? 0 : POLLIN)};
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno != EINTR)
+        int rev = th_os_poll(fd, TH_POLL_OUT | (*eof ? 0 : TH_POLL_IN), (uint32_t)(deadline - now));
+        if (rev < 0)
             break;
-        if (pr <= 0)
+        if (rev == 0)
             continue;
-        if (!*eof && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = recv(fd, sink, sizeof(sink), 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        if (!*eof && (rev & (TH_POLL_IN | TH_POLL_HUP | TH_POLL_ERR))) {
+            long n = th_os_recv(fd, sink, sizeof(sink), 0);
+            if (n == 0 || (n < 0 && n != -EAGAIN))
                 *eof = 1;
         }
-        if (pfd.revents & (POLLOUT | POLLERR | POLLHUP)) {
-            ssize_t n = send(fd, buf, chunk, MSG_NOSIGNAL);
-            if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                *write_err = errno;
+        if (rev & (TH_POLL_OUT | TH_POLL_ERR | TH_POLL_HUP)) {
+            long n = th_os_send(fd, buf, chunk);
+            if (n < 0 && n != -EAGAIN) {
+                *write_err = (int)-n;
                 rc = 0;
                 break;
             }
@@ -193,12 +176,10 @@ int tio_wait_count(_Atomic uint64_t *ctr, uint64_t value, uint32_t timeout_ms) {
     while (atomic_load(ctr) < value) {
         if (gs_now_ms() >= deadline)
             return 0;
-        if (++spins < 64) {
-            sched_yield();
-        } else {
-            struct timespec ts = {0, 20000}; /* 20 us: a poll step, not a race cover */
-            nanosleep(&ts, NULL);
-        }
+        if (++spins < 64)
+            gs_thread_yield();
+        else
+            gs_sleep_ms(1); /* a poll step, not a race cover */
     }
     return 1;
 }
@@ -213,7 +194,7 @@ gs_session_id_t tio_session_id(th_server_t *srv, unsigned n, uint32_t timeout_ms
             return id;
         if (gs_now_ms() >= deadline)
             return 0;
-        sched_yield();
+        gs_thread_yield();
     }
 }
 
@@ -225,7 +206,7 @@ gs_session_id_t tio_wait_new_last_id(th_server_t *srv, gs_session_id_t prev, uin
             return id;
         if (gs_now_ms() >= deadline)
             return 0;
-        sched_yield();
+        gs_thread_yield();
     }
 }
 
@@ -238,8 +219,8 @@ void tio_report_latency(const char *name, uint64_t *ns, size_t n) {
     if (n == 0)
         return;
     qsort(ns, n, sizeof(*ns), cmp_u64);
-    printf("%s: n=%zu rtt p50=%.1fus p99=%.1fus max=%.1fus\n", name, n, ns[n / 2] / 1000.0,
-           ns[(n * 99) / 100] / 1000.0, ns[n - 1] / 1000.0);
+    printf("%s: n=%llu rtt p50=%.1fus p99=%.1fus max=%.1fus\n", name, (unsigned long long)n,
+           ns[n / 2] / 1000.0, ns[(n * 99) / 100] / 1000.0, ns[n - 1] / 1000.0);
     fflush(stdout);
 }
 
@@ -255,7 +236,7 @@ void tio_check_echo(uint16_t port, uint32_t len) {
     assert_int_equal(got, (long)len);
     assert_int_equal(mid, 4242);
     assert_memory_equal(back, body, len);
-    close(fd);
+    th_close(fd);
     free(body);
     free(back);
 }

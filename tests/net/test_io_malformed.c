@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,7 +47,7 @@ static void reject_case(th_server_t *srv, uint32_t len, size_t body_bytes, gs_fr
     assert_true(
         th_wait_count(&srv->close_reasons[GS_CLOSE_PROTOCOL], protocol_closes + 1, WAIT_MS));
     assert_true(th_wait_until(all_closed, srv, WAIT_MS));
-    close(fd);
+    th_close(fd);
 
     gs_net_stats_t st = th_stats(srv);
     assert_int_equal(st.frames_rejected[why] - before.frames_rejected[why], 1);
@@ -131,7 +130,7 @@ static void a01_zero_len_echoed_by_default(void **state) {
     uint8_t body[8];
     assert_int_equal(th_read_frame(fd, &mid, body, sizeof(body), WAIT_MS), 0);
     assert_int_equal(mid, 45);
-    close(fd);
+    th_close(fd);
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_in, 4);
     assert_int_equal(st.frames_rejected[GS_REJECT_ZERO_LEN], 0);
@@ -155,7 +154,7 @@ static void a01_zero_len_rejected_when_configured(void **state) {
     assert_int_equal(tio_write_all(fd, stream, n), 0);
     assert_int_equal(th_wait_eof(fd, WAIT_MS), 0);
     assert_true(th_wait_count(&srv.closed, 2, WAIT_MS));
-    close(fd);
+    th_close(fd);
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_in, 1);
     assert_int_equal(atomic_load(&srv.frames), 1);
@@ -200,7 +199,7 @@ static void a19_protocol_desync_stream(void **state) {
     assert_int_equal(st.frames_in, 0);
     /* The server read at most one receive's worth after the header, not the stream. */
     assert_true(st.bytes_in <= gs_net_config(srv.net)->recv_buffer_size);
-    close(fd);
+    th_close(fd);
     /* Not reading later either. */
     gs_net_stats_t st2 = th_stats(&srv);
     assert_int_equal(st2.bytes_in, st.bytes_in);
@@ -208,7 +207,7 @@ static void a19_protocol_desync_stream(void **state) {
     int fd2 = th_connect(srv.port);
     th_write_frame(fd2, 3, "ping", 4);
     assert_true(th_wait_count(&srv.frames, 1, WAIT_MS));
-    close(fd2);
+    th_close(fd2);
     th_server_stop(&srv, 1000);
 }
 
@@ -235,7 +234,7 @@ static void a19_desync_after_valid_frames(void **state) {
     uint64_t written = 0;
     assert_int_equal(tio_write_until_error(fd, 1024, WAIT_MS, &eof, &werr, &written), 0);
     assert_true(th_wait_count(&srv.closed, 1, WAIT_MS));
-    close(fd);
+    th_close(fd);
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_in, 10);
     assert_int_equal(st.disconnects[GS_CLOSE_PROTOCOL], 1);

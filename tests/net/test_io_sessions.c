@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -90,7 +89,7 @@ static void gather_in_order(void **state) {
     assert_true(st.sends < GATHER_BUFS);
     /* No send carries more than gather_max buffers, so at least 3 were needed. */
     assert_true(st.sends >= GATHER_BUFS / GATHER_MAX);
-    close(fd);
+    th_close(fd);
     th_server_stop(&srv, 1000);
 }
 
@@ -172,7 +171,7 @@ static void cross_thread_sends(void **state) {
     uint64_t q = 1;
     assert_int_equal(gs_session_queued_bytes(srv.net, id, &q), 0);
     assert_int_equal(q, 0);
-    close(fd);
+    th_close(fd);
     th_server_stop(&srv, 1000);
 }
 
@@ -208,7 +207,7 @@ static void c03_stale_id_after_slot_reuse(void **state) {
     uint64_t t0 = gs_now_ms();
     uint64_t stale_rc_bad = 0;
     for (uint64_t c = 1; c <= cycles; c++) {
-        close(fd_old);
+        th_close(fd_old);
         assert_true(tio_wait_count(&srv.closed, c, WAIT_MS));
         int fd_new = th_connect(srv.port);
         assert_true(tio_wait_count(&srv.opened, c + 1, WAIT_MS));
@@ -247,7 +246,7 @@ static void c03_stale_id_after_slot_reuse(void **state) {
         id_old = id_new;
     }
     uint64_t elapsed = gs_now_ms() - t0;
-    close(fd_old);
+    th_close(fd_old);
     assert_true(tio_wait_count(&srv.closed, cycles + 1, WAIT_MS));
     gs_net_stats_t st = th_stats(&srv);
     printf("c03: %llu churn cycles in %llu ms, stale sends refused %llu/%llu\n",
@@ -278,7 +277,7 @@ static void max_sessions_refuses_second(void **state) {
     int b = th_connect(srv.port); /* the kernel completes the handshake; the server refuses */
     assert_int_equal(th_wait_eof(b, WAIT_MS), 0);
     assert_true(th_wait_until(refused_at_least, &srv, WAIT_MS));
-    close(b);
+    th_close(b);
     echo_on(a, 2); /* the first session is untouched */
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.accept_refused, 1);
@@ -287,12 +286,12 @@ static void max_sessions_refuses_second(void **state) {
     assert_int_equal(atomic_load(&srv.opened), 1);
     assert_int_equal(atomic_load(&srv.closed), 0);
     /* Once the slot is free, a new client gets it. */
-    close(a);
+    th_close(a);
     assert_true(th_wait_count(&srv.closed, 1, WAIT_MS));
     int c = th_connect(srv.port);
     echo_on(c, 3);
     assert_int_equal(th_stats(&srv).accept_refused, 1);
-    close(c);
+    th_close(c);
     th_server_stop(&srv, 1000);
 }
 

@@ -12,9 +12,7 @@
  * - gs_net_connect to the instance's own listener (the net layer talking to itself): on_open
  *   with the session_user given, a send queued before on_open is delivered after it, frames flow
  *   both ways in order, and a disconnect closes both ends (local / peer_close). */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,14 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "test_lifecycle_common.h"
+#include "th_os.h"
 
-#define BASE_IN_FLIGHT 2u /* an idle instance with one IO thread: wake-up read + accept */
+/* An idle instance with one IO thread and one listener (th_os.h says what the backend posts). */
+#define BASE_IN_FLIGHT th_os_idle_in_flight(1, 1)
 
 static void *marker_for(gs_session_id_t id) { return (void *)(uintptr_t)(id ^ 0x5a5a0000u); }
 
@@ -105,7 +103,7 @@ static void accepted_sessions(void **state) {
         if (closed_in_open) {
             int end = lc_drain_to_eof(fd, LC_WAIT_MS, NULL);
             assert_true(end == 0 || end == 1);
-            close(fd);
+            th_close(fd);
             assert_true(lc_wait_closed(srv, (uint64_t)i + 1, LC_WAIT_MS));
             lc_rec_t *r = lc_find(srv, id);
             assert_int_equal(atomic_load(&r->reason), GS_CLOSE_LOCAL);
@@ -128,7 +126,7 @@ static void accepted_sessions(void **state) {
         int rc;
         switch ((i / 3) % 4) {
         case 0:
-            close(fd);
+            th_close(fd);
             want = GS_CLOSE_PEER_CLOSE;
             break;
         case 1:
@@ -136,9 +134,9 @@ static void accepted_sessions(void **state) {
             want = GS_CLOSE_RESET;
             break;
         case 2:
-            shutdown(fd, SHUT_WR);
+            th_shutdown_wr(fd);
             assert_int_equal(lc_drain_to_eof(fd, LC_WAIT_MS, NULL), 0);
-            close(fd);
+            th_close(fd);
             want = GS_CLOSE_PEER_CLOSE;
             break;
         default:
@@ -146,7 +144,7 @@ static void accepted_sessions(void **state) {
             rc = gs_session_disconnect(srv->net, id); /* twice is harmless */
             assert_true(rc == 0 || rc == GS_ESTALE);
             assert_int_equal(lc_drain_to_eof(fd, LC_WAIT_MS, NULL), 0);
-            close(fd);
+            th_close(fd);
             want = GS_CLOSE_LOCAL;
             break;
         }
@@ -177,16 +175,8 @@ static int marker_a, marker_b;
 static void connect_to_closed_port(void **state) {
     (void)state;
     /* A port that is bound but not listening refuses the connection. */
-    int hold = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(hold >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(bind(hold, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t al = sizeof(a);
-    assert_int_equal(getsockname(hold, (struct sockaddr *)&a, &al), 0);
-    uint16_t port = ntohs(a.sin_port);
+    uint16_t port = 0;
+    int hold = th_bound_unlistened(&port);
 
     lc_server_t *srv = lc_server_start(NULL, TH_ECHO);
     uint64_t created0 = lc_bufs_created();
@@ -221,7 +211,7 @@ static void connect_to_closed_port(void **state) {
     assert_int_equal(lc_bufs_created() - created0, n);
     assert_int_equal(lc_server_stop(srv, 0), 0);
     lc_server_free(srv);
-    close(hold);
+    th_close(hold);
 }
 
 /* The instance connects to its own listener: the outgoing session (session_user &marker_b)

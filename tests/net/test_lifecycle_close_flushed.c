@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -64,7 +63,7 @@ static void run(uint32_t frames, uint32_t body) {
     assert_int_equal(atomic_load(&r->reason), GS_CLOSE_LOCAL);
     /* Not even frames in the same read as the request got through. */
     assert_int_equal(atomic_load(&r->frames), 1);
-    close(fd);
+    th_close(fd);
     lc_server_stop(srv, 0);
     lc_server_free(srv);
 }
@@ -98,7 +97,7 @@ static void test_non_reader_closed_at_deadline(void **state) {
     assert_true(waited >= 1500); /* it did wait for the peer */
     lc_rec_t *r = lc_find(srv, lc_session(srv, 0));
     assert_int_equal(atomic_load(&r->reason), GS_CLOSE_LOCAL);
-    close(fd);
+    th_close(fd);
     lc_server_stop(srv, 0);
     lc_server_free(srv);
     assert_true(lc_wait_bufs_released(LC_WAIT_MS));

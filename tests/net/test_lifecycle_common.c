@@ -2,21 +2,17 @@
 /* Helpers shared by the lifecycle tests (see test_lifecycle_common.h). */
 #include "test_lifecycle_common.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
 
 #include <cmocka.h>
+
+#include "th_os.h"
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
@@ -363,15 +359,11 @@ int lc_connect_nofail(uint16_t port, int rcvbuf) { return th_try_connect(port, r
 int lc_connect(uint16_t port, int rcvbuf) {
     int fd = lc_connect_nofail(port, rcvbuf);
     if (fd < 0)
-        fail_msg("connect to 127.0.0.1:%u failed: %s", (unsigned)port, strerror(errno));
+        fail_msg("connect to 127.0.0.1:%u failed", (unsigned)port);
     return fd;
 }
 
-void lc_close_rst(int fd) {
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
-}
+void lc_close_rst(int fd) { th_os_abort(fd); }
 
 int lc_drain_to_eof(int fd, uint32_t timeout_ms, uint64_t *drained) {
     uint64_t deadline = gs_now_ms() + timeout_ms, total = 0;
@@ -381,13 +373,12 @@ int lc_drain_to_eof(int fd, uint32_t timeout_ms, uint64_t *drained) {
         uint64_t now = gs_now_ms();
         if (now >= deadline)
             break;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno != EINTR)
+        int pr = th_os_wait_readable(fd, (uint32_t)(deadline - now));
+        if (pr < 0)
             break;
-        if (pr <= 0)
+        if (pr == 0)
             continue;
-        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+        long n = th_os_recv(fd, sink, sizeof(sink), 1);
         if (n > 0) {
             total += (uint64_t)n;
             continue;
@@ -396,7 +387,7 @@ int lc_drain_to_eof(int fd, uint32_t timeout_ms, uint64_t *drained) {
             rc = 0;
             break;
         }
-        if (errno == EINTR || errno == EAGAIN)
+        if (n == -EAGAIN)
             continue;
         rc = 1;
         break;
@@ -409,11 +400,9 @@ int lc_drain_to_eof(int fd, uint32_t timeout_ms, uint64_t *drained) {
 int lc_write_all(int fd, const void *data, size_t len) {
     const uint8_t *p = data;
     while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
+        long n = th_os_send(fd, p, len);
         if (n <= 0)
-            return n < 0 ? -errno : -EIO;
+            return n < 0 ? (int)n : -EIO;
         p += n;
         len -= (size_t)n;
     }
@@ -488,16 +477,15 @@ int lc_read_stream(int fd, lc_stream_t *st, uint64_t want, size_t chunk, uint32_
         uint64_t now = gs_now_ms();
         if (now >= deadline)
             return -1;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(deadline - now));
-        if (pr < 0 && errno != EINTR)
+        int pr = th_os_wait_readable(fd, (uint32_t)(deadline - now));
+        if (pr < 0)
             return 1;
-        if (pr <= 0)
+        if (pr == 0)
             continue;
         size_t n_want = chunk;
         if (want && want - st->bytes < n_want)
             n_want = (size_t)(want - st->bytes);
-        ssize_t n = recv(fd, buf, n_want, MSG_DONTWAIT);
+        long n = th_os_recv(fd, buf, n_want, 1);
         if (n > 0) {
             lc_stream_feed(st, buf, (size_t)n);
             if (pause_ms)
@@ -506,7 +494,7 @@ int lc_read_stream(int fd, lc_stream_t *st, uint64_t want, size_t chunk, uint32_
         }
         if (n == 0)
             return 0;
-        if (errno == EINTR || errno == EAGAIN)
+        if (n == -EAGAIN)
             continue;
         return 1;
     }

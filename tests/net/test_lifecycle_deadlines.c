@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -78,14 +77,14 @@ static void b08_idle_timeout(void **state) {
     assert_int_equal(atomic_load(&rs->reason), GS_CLOSE_IDLE_TIMEOUT);
     double silent_ms = lc_ms(atomic_load(&rs->open_ns), atomic_load(&rs->close_ns));
     assert_int_equal(lc_drain_to_eof(silent, 1000, NULL), 0);
-    close(silent);
+    th_close(silent);
 
     /* Now the talker falls silent: closed idle_timeout after its last frame. */
     assert_true(lc_wait_closed(srv, 2, LC_WAIT_MS));
     assert_int_equal(atomic_load(&rt->reason), GS_CLOSE_IDLE_TIMEOUT);
     double talker_ms = lc_ms(last_send_ns, atomic_load(&rt->close_ns));
     assert_int_equal(lc_drain_to_eof(talker, 1000, NULL), 0);
-    close(talker);
+    th_close(talker);
     print_message("B08: silent client closed %.1f ms after open; talker (%u frames) closed "
                   "%.1f ms after its last frame; asserted [%u, %.0f]\n",
                   silent_ms, seq, talker_ms, idle, upper_bound(idle));
@@ -184,9 +183,9 @@ static void partial_frame_deadline(void **state) {
     double half_ms = lc_ms(t_half, atomic_load(&rh->close_ns));
     double trickle_ms = lc_ms(t_trickle, atomic_load(&rt->close_ns));
     print_message("partial frame: half header closed after %.1f ms, trickling body after %.1f "
-                  "ms (%zu of 1000 bytes sent); steady client sent %u split frames in 1.2 s and "
+                  "ms (%u of 1000 bytes sent); steady client sent %u split frames in 1.2 s and "
                   "stayed open; asserted [%u, %.0f]\n",
-                  half_ms, trickle_ms, trickled, steady_sent, ft, upper_bound(ft));
+                  half_ms, trickle_ms, (unsigned)trickled, steady_sent, ft, upper_bound(ft));
     assert_true(half_ms >= ft - EARLY_MS);
     assert_true(half_ms <= upper_bound(ft));
     assert_true(trickle_ms >= ft - EARLY_MS);
@@ -196,13 +195,13 @@ static void partial_frame_deadline(void **state) {
     int e1 = lc_drain_to_eof(half_hdr, 1000, NULL), e2 = lc_drain_to_eof(trickle, 1000, NULL);
     assert_true(e1 == 0 || e1 == 1);
     assert_true(e2 == 0 || e2 == 1);
-    close(half_hdr);
-    close(trickle);
+    th_close(half_hdr);
+    th_close(trickle);
     assert_int_equal(lc_stats(srv).disconnects[GS_CLOSE_FRAME_TIMEOUT], 2);
     lc_server_stop(srv, 0);
     assert_int_equal(lc_stats(srv).disconnects[GS_CLOSE_SHUTDOWN], 2);
-    close(steady);
-    close(quiet);
+    th_close(steady);
+    th_close(quiet);
     lc_server_free(srv);
 }
 

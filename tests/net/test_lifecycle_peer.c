@@ -18,18 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "test_lifecycle_common.h"
+#include "th_os.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* io_in_flight of an idle server with one IO thread: its wake-up read and its accept. */
-#define BASE_IN_FLIGHT 2u
+/* An idle instance with one IO thread and one listener (th_os.h says what the backend posts). */
+#define BASE_IN_FLIGHT th_os_idle_in_flight(1, 1)
 
 /* ---- B10 ------------------------------------------------------------------------------------ */
 
@@ -138,7 +137,7 @@ static void half_close_case(uint32_t body_len, int rcvbuf, uint32_t hard_limit) 
         th_write_frame(fd, 21, body, body_len);
     }
     free(body);
-    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    assert_int_equal(th_shutdown_wr(fd), 0);
     /* The server has read every frame; with large replies some are still queued to us. */
     assert_true(th_wait_count(&srv->frames, n, LC_WAIT_MS));
     uint64_t q = 0;
@@ -157,7 +156,7 @@ static void half_close_case(uint32_t body_len, int rcvbuf, uint32_t hard_limit) 
     assert_true(lc_stream_aligned(&st));
     assert_int_equal(st.bytes, (uint64_t)n * (GS_FRAME_HEADER_SIZE + body_len));
     lc_stream_fini(&st);
-    close(fd);
+    th_close(fd);
 
     assert_true(lc_wait_closed(srv, 1, LC_WAIT_MS));
     lc_rec_t *r = lc_find(srv, id);
@@ -230,7 +229,7 @@ static void c09_close_with_pending_recv(void **state) {
         assert_true(ms < 1000.0);
         /* The client sees an orderly end (the server read everything it was sent). */
         assert_int_equal(lc_drain_to_eof(fd, 1000, NULL), 0);
-        close(fd);
+        th_close(fd);
         /* The pending receive completed: nothing of the session is left in the ring. */
         assert_true(lc_wait_in_flight(srv, BASE_IN_FLIGHT, 1000));
         assert_int_equal(gs_session_disconnect(srv->net, id), GS_ESTALE);

@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -117,7 +115,7 @@ static void c01_disconnect_with_send_in_flight(void **state) {
         int end = lc_drain_to_eof(fd, LC_WAIT_MS, &drained);
         assert_true(end == 0 || end == 1);
         drained_total += drained;
-        close(fd);
+        th_close(fd);
         assert_true(lc_wait_closed(srv, (uint64_t)i + 1, LC_WAIT_MS));
         lc_rec_t *r = lc_find(srv, id);
         assert_non_null(r);
@@ -256,7 +254,7 @@ static void c02_case(lc_server_t *srv, int round, int reset) {
     if (!reset) {
         int end = lc_drain_to_eof(fd, LC_WAIT_MS, NULL);
         assert_true(end == 0 || end == 1);
-        close(fd);
+        th_close(fd);
     }
     assert_true(lc_wait_bufs_released(LC_WAIT_MS));
 }
@@ -345,7 +343,7 @@ static void c05_simultaneous_close_paths(void **state) {
                     lc_close_rst(fd[j]);
                     fd[j] = -1;
                 } else {
-                    shutdown(fd[j], SHUT_WR);
+                    th_shutdown_wr(fd[j]);
                 }
                 if (!(how[j] & 1))
                     rc = gs_session_disconnect(srv->net, id[j]);
@@ -358,7 +356,7 @@ static void c05_simultaneous_close_paths(void **state) {
         assert_true(lc_wait_closed(srv, (uint64_t)base + C05_BATCH, LC_WAIT_MS));
         for (int j = 0; j < C05_BATCH; j++)
             if (fd[j] >= 0)
-                close(fd[j]);
+                th_close(fd[j]);
     }
     gs_net_stats_t st = lc_stats(srv);
     uint64_t local = st.disconnects[GS_CLOSE_LOCAL], peer = st.disconnects[GS_CLOSE_PEER_CLOSE];

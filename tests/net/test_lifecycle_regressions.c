@@ -30,11 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "test_lifecycle_common.h"
+#include "th_os.h"
 
 /* ---- 1. stale clock ----------------------------------------------------------------------- */
 
@@ -66,7 +66,7 @@ static void idle_deadline_counts_from_last_frame(void **state) {
     double quiet_ms = lc_ms(t_frame, atomic_load(&r->close_ns));
     print_message("idle_timeout_ms 300: closed %.1f ms after the last frame arrived\n", quiet_ms);
     assert_true(quiet_ms >= 299.0);
-    close(fd);
+    th_close(fd);
     lc_server_stop(srv, 0);
     lc_server_free(srv);
 }
@@ -93,7 +93,7 @@ static void frame_deadline_counts_from_first_byte(void **state) {
     print_message("frame_timeout_ms 300: closed %.1f ms after the frame's first byte\n",
                   partial_ms);
     assert_true(partial_ms >= 299.0);
-    close(fd);
+    th_close(fd);
     lc_server_stop(srv, 0);
     lc_server_free(srv);
 }
@@ -135,6 +135,10 @@ static int short_send_seen(void *arg) {
 
 static void unsent_excludes_buffers_the_kernel_took(void **state) {
     (void)state;
+    /* The regression is in the short-send accounting, which only a backend whose sends complete
+     * short reaches (io_uring); an overlapped WSASend completes whole or fails. */
+    if (!th_os_sends_complete_short())
+        skip();
     const uint32_t frames = 512; /* 8 MiB */
     gs_net_config_t cfg = {0};
     cfg.send_hard_limit = 64u * 1024u * 1024u;
@@ -162,7 +166,7 @@ static void unsent_excludes_buffers_the_kernel_took(void **state) {
     lc_stream_t s;
     lc_stream_init(&s, 0);
     int end = lc_read_stream(fd, &s, 0, 0, 0, LC_WAIT_MS);
-    close(fd);
+    th_close(fd);
     int bad = s.bad;
     lc_stream_fini(&s);
     print_message("%u frames queued; the client read %llu whole frames; frames_out %llu, short "

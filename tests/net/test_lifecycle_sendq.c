@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "test_lifecycle_common.h"
+#include "th_os.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -133,7 +133,7 @@ static void b03_never_reader_user_thread(void **state) {
      * with data on its way, and the queue (not a burst) hit the limit. */
     assert_true(st.frames > 0);
     assert_true(accepted * frame > limit);
-    close(fd);
+    th_close(fd);
     print_message("B03 user thread: client drained %llu bytes (%llu whole frames) then %s; RSS "
                   "%llu -> max %llu KiB\n",
                   (unsigned long long)st.bytes, (unsigned long long)st.frames,
@@ -260,7 +260,7 @@ static void b03_never_reader_handler(void **state) {
     assert_true(lc_wait_closed(srv, 1, LC_WAIT_MS));
     int end = lc_drain_to_eof(fd, LC_WAIT_MS, NULL);
     assert_true(end == 0 || end == 1);
-    close(fd);
+    th_close(fd);
     gs_net_stats_t s = lc_stats(srv);
     assert_int_equal(s.disconnects[GS_CLOSE_SEND_QUEUE_HARD], 1);
     assert_int_equal(atomic_load(&srv->closed), 1);
@@ -323,6 +323,11 @@ static uint64_t fill_to(lc_server_t *srv, gs_session_id_t id, uint32_t frame, ui
 
 static void b04_soft_limit_timing(void **state) {
     (void)state;
+    /* fill_to needs a queue level that settles once the kernel is full: on IOCP a pending
+     * WSASend holds its whole gather and completes later in one step, so the level the test
+     * sets does not hold still. The soft limit itself is backend-neutral (the tick). */
+    if (!th_os_sends_complete_short())
+        skip();
     const uint32_t soft = 64 * KIB, grace = 500, tick = 50, frame = 4 * KIB;
     /* Upper bound: the first tick after the queue crossed the limit starts the grace (up to
      * one tick later), the first tick at or after its end cuts (ticks are tick_ms apart, plus
@@ -386,12 +391,12 @@ static void b04_soft_limit_timing(void **state) {
 
     int end = lc_drain_to_eof(fd1, LC_WAIT_MS, NULL);
     assert_true(end == 0 || end == 1);
-    close(fd1);
+    th_close(fd1);
     /* Client 2 is closed by the stop (no flush): its queued frames are reported unsent. */
     uint64_t unsent = lc_server_stop(srv, 0);
     assert_true(unsent > 0);
     assert_int_equal(lc_stats(srv).disconnects[GS_CLOSE_SHUTDOWN], 1);
-    close(fd2);
+    th_close(fd2);
     assert_true(lc_wait_bufs_released(LC_WAIT_MS));
     lc_server_free(srv);
 }

@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "gs/base.h"
 #include "net_harness.h"
+#include "th_os.h"
 
 #define CLIENTS 8
 
@@ -55,7 +55,7 @@ static void fixture_start(fixture_t *f) {
 static void fixture_stop(fixture_t *f) {
     for (unsigned i = 0; i < CLIENTS; i++)
         if (f->fds[i] >= 0)
-            close(f->fds[i]);
+            th_os_close(f->fds[i]);
     assert_int_equal(th_server_stop(&f->srv, 1000), 0);
 }
 
@@ -78,7 +78,7 @@ static void test_live_and_stale_targets(void **state) {
     fixture_start(&f);
     /* Client 3 leaves: its id is stale once its session is gone. */
     gs_session_id_t gone = f.ids[3];
-    close(f.fds[3]);
+    th_os_close(f.fds[3]);
     f.fds[3] = -1;
     assert_true(th_wait_count(&f.srv.closed, 1, 5000)); /* on_close runs once the id is stale */
     uint64_t queued;

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,7 +73,7 @@ static void test_broadcast_one_alloc_no_copy(void **state) {
     assert_int_equal(after.fallbacks, before.fallbacks);
 
     for (int i = 0; i < K; i++)
-        close(fds[i]);
+        th_close(fds[i]);
     th_server_stop(&srv, 0);
     gs_pool_destroy(pool);
 }

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -154,20 +153,20 @@ static void test_login_rules(void **state) {
     send_login(b, 21, "again");
     expect_error(&f, b, 21, CHAT__ERROR_CODE__ERROR_ALREADY_LOGGED_IN);
     /* A nickname comes free when its session goes. */
-    close(a);
+    th_close(a);
     for (uint64_t deadline = gs_now_ms() + 5000;;) {
         int c = th_connect(f.port);
         send_login(c, 1, "alice");
         ProtobufCMessage *m = tc_recv(c, f.reg);
         int ok = m->descriptor == &chat__login_reply__descriptor;
         free_msg(m);
-        close(c);
+        th_close(c);
         if (ok)
             break;
         assert_true(gs_now_ms() < deadline); /* the close reaches the lobby asynchronously */
         gs_sleep_ms(2);
     }
-    close(b);
+    th_close(b);
     stop(&f);
 }
 
@@ -180,7 +179,7 @@ static void test_pre_login_cut(void **state) {
     send_chat(fd, 5, "lobby", "hi", 1);
     expect_error(&f, fd, 5, CHAT__ERROR_CODE__ERROR_NOT_LOGGED_IN);
     assert_int_equal(th_wait_eof(fd, 5000), 0);
-    close(fd);
+    th_close(fd);
     assert_int_equal(atomic_load(&f.s.ctr.pre_login_cut), 1);
     stop(&f);
 }
@@ -231,9 +230,9 @@ static void test_rooms_and_chat(void **state) {
     /* A session that goes leaves its rooms. */
     join(&f, b, 12, "games", 2);
     expect_event(&f, a, "games", "bob", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
-    close(b);
+    th_close(b);
     expect_event(&f, a, "games", "bob", CHAT__ROOM_EVENT__KIND__KIND_LEFT);
-    close(a);
+    th_close(a);
     stop(&f);
 }
 
@@ -262,8 +261,8 @@ static void test_whisper(void **state) {
     w.to = "nobody";
     tc_send(a, &w.base);
     expect_error(&f, a, 4, CHAT__ERROR_CODE__ERROR_NO_SUCH_USER);
-    close(a);
-    close(b);
+    th_close(a);
+    th_close(b);
     stop(&f);
 }
 
@@ -295,9 +294,9 @@ static void test_limits(void **state) {
     /* The failed join left no trace: carol can join another room. */
     join(&f, c, 4, "r2", 2);
     expect_event(&f, a, "r2", "carol", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
-    close(a);
-    close(b);
-    close(c);
+    th_close(a);
+    th_close(b);
+    th_close(c);
     stop(&f);
 }
 
@@ -355,9 +354,9 @@ static void test_flood_cut_others_served(void **state) {
     assert_int_equal(th_wait_eof(flood, 5000), 0);
     assert_int_equal(atomic_load(&f.s.ctr.abusers_cut), 1);
     assert_true(atomic_load(&f.s.ctr.rate_limited) >= 30);
-    close(flood);
-    close(polite);
-    close(ear);
+    th_close(flood);
+    th_close(polite);
+    th_close(ear);
     stop(&f);
 }
 

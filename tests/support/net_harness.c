@@ -2,19 +2,15 @@
 /* Test support for socket-level net tests (see net_harness.h). */
 #include "net_harness.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "th_os.h"
 
 static void h_open(gs_net_t *net, gs_session_id_t id, void *su, void *user) {
     (void)net;
@@ -118,26 +114,15 @@ gs_session_id_t th_server_session(th_server_t *srv, unsigned n) {
     return atomic_load(&srv->open_ids[n]);
 }
 
-int th_try_connect(uint16_t port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf > 0) /* before connect, so the window is negotiated with it */
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+int th_try_connect(uint16_t port, int rcvbuf) { return th_os_connect(port, rcvbuf); }
+
+void th_close(int fd) { th_os_close(fd); }
+int th_shutdown_wr(int fd) { return th_os_shutdown_wr(fd); }
+void th_abort(int fd) { th_os_abort(fd); }
+
+int th_bound_unlistened(uint16_t *port) {
+    int fd = th_os_bound_unlistened(port);
+    assert_true(fd >= 0);
     return fd;
 }
 
@@ -150,11 +135,9 @@ int th_connect(uint16_t port) {
 int th_try_write_all(int fd, const void *data, size_t len) {
     const uint8_t *p = data;
     while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
+        long n = th_os_send(fd, p, len);
         if (n < 0)
-            return -errno;
+            return (int)n;
         if (n == 0)
             return -EPIPE;
         p += n;
@@ -180,11 +163,10 @@ static int wait_readable(int fd, uint64_t deadline_ms) {
         uint64_t now = gs_now_ms();
         if (now >= deadline_ms)
             return -1;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int rc = poll(&pfd, 1, (int)(deadline_ms - now));
+        int rc = th_os_wait_readable(fd, (uint32_t)(deadline_ms - now));
         if (rc > 0)
             return 0;
-        if (rc < 0 && errno != EINTR)
+        if (rc < 0)
             return -1;
     }
 }
@@ -195,8 +177,8 @@ int th_read_exact(int fd, void *buf, size_t len, uint32_t timeout_ms) {
     while (len > 0) {
         if (wait_readable(fd, deadline) != 0)
             return -1;
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        long n = th_os_recv(fd, p, len, 0);
+        if (n == -EAGAIN)
             continue;
         if (n <= 0)
             return -1;
@@ -227,10 +209,10 @@ int th_wait_eof(int fd, uint32_t timeout_ms) {
     for (;;) {
         if (wait_readable(fd, deadline) != 0)
             return -1;
-        ssize_t n = recv(fd, sink, sizeof(sink), 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET))
+        long n = th_os_recv(fd, sink, sizeof(sink), 0);
+        if (n == 0 || n == -ECONNRESET)
             return 0;
-        if (n < 0 && errno != EINTR && errno != EAGAIN)
+        if (n < 0 && n != -EAGAIN)
             return 0;
     }
 }
@@ -262,13 +244,4 @@ gs_net_stats_t th_stats(th_server_t *srv) {
     return st;
 }
 
-uint64_t th_rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long size = 0, rss = 0;
-    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
+uint64_t th_rss_bytes(void) { return th_os_rss_bytes(); }

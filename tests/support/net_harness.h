@@ -49,6 +49,14 @@ int th_connect(uint16_t port);
 /* th_connect without the assertion, and with an optional SO_RCVBUF (0 = default): for client
  * threads and for tests where a failed connect is an outcome. Returns the fd or -1. */
 int th_try_connect(uint16_t port, int rcvbuf);
+/* Close a client socket; shut down its sending side (0 or -1); close it with a reset
+ * (SO_LINGER 0). Portable: test bodies use these, never close()/closesocket(). */
+void th_close(int fd);
+int th_shutdown_wr(int fd);
+void th_abort(int fd);
+/* A socket bound to a free 127.0.0.1 port without listening (connects there are refused); the
+ * port goes to *port. Fails the test on error. Close it with th_close. */
+int th_bound_unlistened(uint16_t *port);
 /* Write all bytes (fails the test on error). */
 void th_write_all(int fd, const void *data, size_t len);
 /* Write all bytes; returns 0 or -errno (-EPIPE if the peer stopped taking bytes). */
@@ -73,7 +81,7 @@ int th_wait_count(_Atomic uint64_t *ctr, uint64_t value, uint32_t timeout_ms);
 /* A snapshot of the server's counters. */
 gs_net_stats_t th_stats(th_server_t *srv);
 
-/* Resident set size of this process in bytes (from /proc/self/statm). */
+/* Resident set size of this process in bytes (/proc/self/statm; the working set on Windows). */
 uint64_t th_rss_bytes(void);
 
 #endif

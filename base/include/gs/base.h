@@ -68,7 +68,11 @@ void gs_log_set_hook(gs_log_cb cb, void *user);
 void gs_log_set_level(gs_log_level_t level);
 gs_log_level_t gs_log_get_level(void);
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+/* mingw-w64 checks "printf" against msvcrt's dialect (no %zu, %llu as %I64u); C11 builds use
+ * its C99-conforming stdio (__USE_MINGW_ANSI_STDIO), which gnu_printf describes. */
+#define GS_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#elif defined(__GNUC__)
 #define GS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define GS_PRINTF(a, b)
@@ -135,6 +139,17 @@ void *gs_tls_get(const gs_tls_key_t *key);
 int gs_tls_set(gs_tls_key_t *key, void *value);
 
 #define GS_CACHELINE 64
+
+/* ---------------------------------------------------------------------------------------------
+ * Aligned memory (C11 aligned_alloc is missing from the Windows C runtime, whose
+ * _aligned_malloc blocks must be freed with _aligned_free, not free). Any thread.
+ * ------------------------------------------------------------------------------------------- */
+/* size bytes aligned to align (a power of two; smaller than a pointer means a pointer's); size
+ * need not be a multiple of align. NULL when out of memory or align is not a power of two. Free
+ * with gs_aligned_free. */
+void *gs_aligned_alloc(size_t align, size_t size);
+/* Frees a block from gs_aligned_alloc (NULL is ignored); never pass it to free(). */
+void gs_aligned_free(void *p);
 
 /* ---------------------------------------------------------------------------------------------
  * container_of and an intrusive doubly linked list (the link lives inside the object).

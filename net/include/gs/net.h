@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* net: completion-based networking. Sessions named by 64-bit ids, framed or raw byte streams,
  * one outstanding receive and one outstanding (gathered) send per session, sends from any
- * thread. Backends: io_uring (Linux) now, IOCP (Windows) and epoll later, behind net/port.h. */
+ * thread. Backends: io_uring (Linux) and IOCP (Windows) behind net/port.h; epoll later. */
 #ifndef GS_NET_H
 #define GS_NET_H
 
@@ -121,6 +121,24 @@ typedef enum {
 
 const char *gs_frame_reject_name(gs_frame_reject_t r);
 
+/* Why an IO operation completed with an error, as the backend classified it (IOCP: the Win32
+ * code GetQueuedCompletionStatus reports for a failed operation, TESTPLAN E10). */
+#define GS_IO_ERROR_MAP(X)                                                                         \
+    X(CANCELLED, "cancelled") /* cancelled by a close (995 ERROR_OPERATION_ABORTED) */             \
+    X(RESET, "reset")         /* the connection died (64 ERROR_NETNAME_DELETED, WSAECONNRESET) */  \
+    X(ABORTED, "aborted")     /* aborted locally (1236 ERROR_CONNECTION_ABORTED) */                \
+    X(REFUSED, "refused")     /* a connect was refused (1225 ERROR_CONNECTION_REFUSED) */          \
+    X(OTHER, "other")         /* anything else: logged once per code */
+
+typedef enum {
+#define GS__IE_ENUM(name, str) GS_IOERR_##name,
+    GS_IO_ERROR_MAP(GS__IE_ENUM)
+#undef GS__IE_ENUM
+        GS_IOERR__COUNT
+} gs_io_error_t;
+
+const char *gs_io_error_name(gs_io_error_t e);
+
 /* A snapshot of counters, summed over IO threads. Totals are monotonic; "open"/"queued" are
  * gauges. Readable from any thread at any time (values are read without a global lock, so a
  * snapshot taken under load is approximate between counters but each counter is exact). */
@@ -145,11 +163,21 @@ typedef struct gs_net_stats {
     uint64_t enobufs;       /* multishot receives ended for lack of provided buffers */
     uint64_t recv_rearms;   /* multishot receives armed again after ending */
     uint64_t accept_pauses; /* accepts paused for a tick: out of descriptors (EMFILE) */
+    /* IOCP backend (0 on io_uring): every dequeued completion counted once by outcome. */
+    uint64_t io_posted;    /* operations posted (each gets exactly one completion) */
+    uint64_t io_completed; /* operations that completed successfully */
+    uint64_t io_eof;       /* receives (or sends) that completed with 0 bytes: peer closed */
+    uint64_t io_failed;    /* operations that completed with an error (FALSE + OVERLAPPED) */
+    uint64_t io_failed_by[GS_IOERR__COUNT]; /* io_failed by error class */
+    uint64_t port_wakeups;                  /* posted wake-ups dequeued (inbox, stop) */
+    uint64_t port_handoffs; /* accepted sockets handed to another IO thread's port */
+    uint64_t port_timeouts; /* waits that ended with no completion (FALSE, no OVERLAPPED) */
+    uint64_t port_errors;   /* waits that failed otherwise (logged) */
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
- * Callbacks. All run on an IO thread of the net instance: on io_uring, always the thread that
- * owns the session (one per session, for its whole life), so one session's callbacks never run
+ * Callbacks. All run on an IO thread of the net instance: on every backend, always the thread
+ * that owns the session (one per session, for its whole life), so one session's callbacks never run
  * concurrently and arrive in order: on_open, then frames/data, then on_close exactly once.
  * A callback may call any gs_session_* function, including for its own session.
  * Callbacks must not block for long: they stall every session of that IO thread.
@@ -210,8 +238,10 @@ typedef struct gs_net_config {
  * create/listen/start/stop/destroy: call from one controlling thread (not from a callback).
  * ------------------------------------------------------------------------------------------- */
 
-/* Allocate the instance and its backend (rings are created here so that errors surface early).
- * Returns 0, GS_EINVAL (bad config), GS_ENOMEM, GS_ENOTSUP (no io_uring), GS_ESYS. */
+/* Allocate the instance and its backend (rings / completion ports are created here so that
+ * errors surface early; on Windows this also takes a Winsock reference, WSAStartup, released
+ * by gs_net_destroy). Returns 0, GS_EINVAL (bad config), GS_ENOMEM, GS_ENOTSUP (no io_uring),
+ * GS_ESYS. */
 int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg);
 
 typedef struct gs_listen_config {

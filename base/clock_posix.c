@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Monotonic clock and sleep over POSIX clock_gettime and nanosleep. */
+/* Monotonic clock and sleep over POSIX clock_gettime and nanosleep; the Windows twin is
+ * clock_win.c. */
 #include <errno.h>
 #include <time.h>
 
