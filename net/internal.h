@@ -141,6 +141,7 @@ struct gs__loop {
     gs_list_t rearm_fifo;
     gs__session_t *flush_head, *flush_tail; /* sessions to flush at the end of this batch */
     uint64_t flush_at_ms;                   /* send_delay_ms: when the flush list goes out */
+    int pass_again;                         /* on_pass asked to be called again at once */
     gs__session_t *deferred;                /* flushes that found a half-pushed queue: next pass */
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;

@@ -380,6 +380,18 @@ int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out) {
     return 0;
 }
 
+void gs_net_wake(gs_net_t *net, uint32_t io_thread) {
+    if (io_thread >= net->nloops)
+        return;
+    gs__loop_t *loop = &net->loops[io_thread];
+    if (gs__tls_loop == loop)
+        return; /* on_pass runs at the end of this pass anyway */
+    /* As gs_net_stop: a loop waiting out a send delay may hold wake_pending set; this wake-up
+     * is for work that should not wait for the flush. */
+    atomic_store_explicit(&loop->wake_pending, 0, memory_order_seq_cst);
+    gs__port_wake(loop);
+}
+
 void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
     memset(out, 0, sizeof(*out));
     uint64_t closed = 0;

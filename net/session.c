@@ -609,6 +609,8 @@ void gs__loop_after_batch(gs__loop_t *loop) {
     gs_net_t *net = loop->net;
     loop->now_ms = gs_now_ms();
     drain_inbox(loop);
+    if (net->cfg.cb.on_pass)
+        loop->pass_again = net->cfg.cb.on_pass(net, loop->index, net->cfg.user) != 0;
     if (!loop->stopping && atomic_load_explicit(&net->stopping, memory_order_acquire)) {
         loop->stopping = 1;
         loop->flush_deadline_ms = loop->now_ms + net->flush_ms;
@@ -626,6 +628,8 @@ void gs__loop_after_batch(gs__loop_t *loop) {
 }
 
 uint32_t gs__loop_next_timeout_ms(gs__loop_t *loop) {
+    if (loop->pass_again)
+        return 0;
     uint64_t wake_ms = loop->next_tick_ms;
     if (flush_waiting(loop)) {
         /* The inbox waits with the flush (drain_inbox left wake_pending set). */

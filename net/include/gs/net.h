@@ -198,6 +198,12 @@ typedef struct gs_net_callbacks {
      * already stale when this runs. */
     void (*on_close)(gs_net_t *net, gs_session_id_t id, void *session_user,
                      gs_close_reason_t reason, void *user);
+    /* Optional: once per pass of each IO thread's loop, after its batch of completions and its
+     * inbox, before its sends are flushed, and also when gs_net_wake woke it. For running other
+     * work on the IO thread (the content layer runs its handlers here when it has no workers):
+     * what it sends leaves in the same flush. Return non-zero to be called again at once (work
+     * is left), 0 to let the loop sleep until its next event. */
+    int (*on_pass)(gs_net_t *net, uint32_t io_thread, void *user);
 } gs_net_callbacks_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -316,6 +322,11 @@ int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);
 /* Bytes queued for the session and not yet acknowledged by a send completion.
  * Returns 0 or GS_ESTALE. */
 int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out);
+
+/* Make IO thread io_thread (0-based) run a pass of its loop soon, calling on_pass: for work
+ * handed to it from other threads. Cheap when it is already awake or signalled; a no-op when
+ * called on that IO thread itself (its pass comes anyway). Any thread. */
+void gs_net_wake(gs_net_t *net, uint32_t io_thread);
 
 /* Counters. Any thread. */
 void gs_net_stats(gs_net_t *net, gs_net_stats_t *out);
