@@ -9,12 +9,14 @@
 # sendmsg calls (how many deliveries each send gathered). Each cell runs once per send delay
 # (gs-chat-server --send-delay-ms: sends held up to that long so that they leave gathered).
 # Usage: bench/chat_bench.sh [BUILD_DIR (build/release)] [SECONDS (5)] [REPS (3)]
-# Environment: GS_BENCH_DELAYS send delays in ms, default "0 10 30".
+# Environment: GS_BENCH_DELAYS send delays in ms, default "0 10 30"; GS_BENCH_WORKERS the chat
+# server's --workers, default 1 (0: handlers on the IO thread, one server thread in all).
 set -u
 B=${1:-build/release}
 SECS=${2:-5}
 REPS=${3:-3}
 DELAYS=${GS_BENCH_DELAYS:-0 10 30}
+WORKERS=${GS_BENCH_WORKERS:-1}
 CHAT=$B/server/gs-chat-server ECHO=$B/server/gs-echo-server BOT=$B/client/gs-bot
 for x in "$CHAT" "$ECHO" "$BOT"; do [ -x "$x" ] || { echo "missing $x: build the release preset"; exit 2; }; done
 TCK=$(getconf CLK_TCK)
@@ -38,7 +40,7 @@ stop() { kill -INT "$SPID"; wait "$SPID" 2>/dev/null; }
 field() { echo "$1" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "# chat fan-out: $SECS s per run, median of $REPS runs, server on CPU 0 (1 IO thread, 1 worker), bot on CPU 1"
+echo "# chat fan-out: $SECS s per run, median of $REPS runs, server on CPU 0 (1 IO thread, --workers $WORKERS), bot on CPU 1"
 echo "# baselines: gs-echo-server, 100 connections, 64 B, depth 16 and depth 1, same invocation"
 echo_cpu() { # depth -> median ns per echoed message
   local runs=()
@@ -64,7 +66,7 @@ for cell in "10 1000 100 10" "100 1000 10 2" "500 500 1 1"; do
   read -r size bots rooms rate <<<"$cell"
   dps=() p99=() cpu=() last=
   for _ in $(seq 1 "$REPS"); do
-    start "$CHAT" --io-threads 1 --workers 1 --rate 100000 --burst 100000 --max-members 1000 \
+    start "$CHAT" --io-threads 1 --workers "$WORKERS" --rate 100000 --burst 100000 --max-members 1000 \
       --send-delay-ms "$delay" || { echo "chat server did not start"; exit 1; }
     t0=$(cpu_ticks "$SPID")
     json=$(taskset -c 1 "$BOT" chat --port "$PORT" --connections "$bots" --rooms "$rooms" \

@@ -311,6 +311,26 @@ static void dispatch(gs__sched_t *s, gs_actor_t *a, gs__job_t *job, void *user) 
     a->session_user = ctx.session_user;
 }
 
+/* ---- run_on_io_thread: the scheduler runs inside the IO thread's loop ---------------------- */
+
+/* Actor trips per loop pass: enough to empty the run queue in one pass under normal load,
+ * bounded so that a flood of jobs cannot keep the IO thread from its completions. */
+#define PASS_ACTORS 256u
+
+static int io_pass(gs_net_t *net, uint32_t io_thread, void *user) {
+    (void)net;
+    (void)io_thread;
+    gs_app_t *app = user;
+    return gs__sched_run_inline(app->sched, PASS_ACTORS);
+}
+
+/* A post from another thread (a timer, a user thread) made the run queue non-empty. */
+static void io_wake(void *user) {
+    gs_app_t *app = user;
+    if (app->net)
+        gs_net_wake(app->net, 0);
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg) {
@@ -330,8 +350,17 @@ int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg) {
         c->actor_batch = BATCH_DEFAULT;
     if (!c->max_body)
         c->max_body = c->net.max_frame ? c->net.max_frame : GS_FRAME_MAX_DEFAULT;
+    if (c->run_on_io_thread) {
+        if (c->net.io_threads > 1) {
+            free(app);
+            return GS_EINVAL;
+        }
+        c->workers = 1; /* the scheduler's one pseudo-worker: the IO thread */
+    }
     c->net.cb =
         (gs_net_callbacks_t){.on_open = io_open, .on_frame = io_frame, .on_close = io_close};
+    if (c->run_on_io_thread)
+        c->net.cb.on_pass = io_pass;
     c->net.user = app;
     app->max_sessions = c->net.max_sessions ? c->net.max_sessions : 16384;
     for (unsigned i = 0; i < STRIPES; i++)
@@ -348,6 +377,8 @@ int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg) {
     if ((rc = gs__sched_create(&app->sched, c->workers, c->actor_batch, app->pool, dispatch,
                                app)) != 0)
         goto fail_key;
+    if (c->run_on_io_thread)
+        gs__sched_set_inline(app->sched, io_wake, app);
     if ((rc = gs__timers_create(&app->timers, app->sched)) != 0)
         goto fail_sched;
     if ((rc = gs_net_create(&app->net, &c->net)) != 0)

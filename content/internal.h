@@ -54,10 +54,21 @@ typedef void (*gs__run_cb)(gs__sched_t *s, gs_actor_t *a, gs__job_t *job, void *
 /* workers >= 1, batch >= 1; jobs come from pool. Returns 0, GS_EINVAL, GS_ENOMEM. */
 int gs__sched_create(gs__sched_t **out, uint32_t workers, uint32_t batch, gs_pool_t *pool,
                      gs__run_cb run, void *user);
+/* Inline mode, instead of workers (call between create with workers = 1 and start): no worker
+ * thread is started; the actors run on whichever one thread calls gs__sched_run_inline (the IO
+ * thread, through the net's on_pass). wake(wake_user) is called, on the posting thread and
+ * outside the lock, whenever the run queue goes from empty to non-empty. */
+void gs__sched_set_inline(gs__sched_t *s, void (*wake)(void *wake_user), void *wake_user);
+/* Inline mode: run up to max_actors trips through the run queue (each up to batch jobs of one
+ * actor) on the calling thread. Returns 1 if actors are still waiting, else 0. One thread at a
+ * time (the caller ensures it). */
+int gs__sched_run_inline(gs__sched_t *s, uint32_t max_actors);
 /* Start the worker threads. Returns 0, GS_ESTATE, GS_ENOMEM, GS_ESYS (threads already started
  * are stopped again). */
 int gs__sched_start(gs__sched_t *s);
-/* Wait until every posted job has run, jobs posted meanwhile included (not from a worker). */
+/* Wait until every posted job has run, jobs posted meanwhile included (not from a worker).
+ * Inline mode: runs them on the calling thread, which must then be the only one running
+ * actors (the app drains after its net has stopped). */
 void gs__sched_drain(gs__sched_t *s);
 /* Drain, then stop and join the workers. Posting afterwards is a bug. */
 void gs__sched_stop(gs__sched_t *s);

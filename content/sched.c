@@ -95,7 +95,9 @@ struct gs__sched {
     uint32_t idle;     /* workers waiting on work */
     uint32_t drainers; /* threads inside gs__sched_drain */
     int stopping;
-    int state;                  /* STATE_*, changed by the controlling thread under lock */
+    int state;            /* STATE_*, changed by the controlling thread under lock */
+    void (*wake)(void *); /* inline mode (NULL: worker threads) */
+    void *wake_user;
     _Atomic uint64_t schedules; /* written under lock, read without it */
 
     /* Actor registry: touched on actor create and free only. */
@@ -203,6 +205,7 @@ void gs__sched_actor_free(gs_actor_t *a) {
 
 void gs__sched_enqueue(gs__sched_t *s, gs_actor_t *a) {
     gs_mutex_lock(&s->lock);
+    int was_empty = gs_list_empty(&s->runq);
     /* Tail: an actor that used up its batch goes behind every actor that became ready while it
      * ran, so a busy actor cannot starve the others. */
     gs_list_insert_tail(&s->runq, &a->run_link);
@@ -214,6 +217,10 @@ void gs__sched_enqueue(gs__sched_t *s, gs_actor_t *a) {
     if (s->idle > 0)
         gs_cond_signal(&s->work);
     gs_mutex_unlock(&s->lock);
+    /* Inline mode: the running thread empties the queue before it sleeps (run_inline checks
+     * under this lock), so only a queue that was empty needs its wake-up. */
+    if (s->wake && was_empty)
+        s->wake(s->wake_user);
 }
 
 /* Run up to batch jobs of a (the caller holds the run queue's reference), then hand a back. */
@@ -367,7 +374,7 @@ int gs__sched_start(gs__sched_t *s) {
     gs_mutex_lock(&s->lock);
     s->state = STATE_RUNNING;
     gs_mutex_unlock(&s->lock);
-    for (i = 0; i < s->nworkers; i++) {
+    for (i = 0; i < s->nworkers && !s->wake; i++) {
         char name[32]; /* gs_thread_start keeps what the OS allows */
 
         snprintf(name, sizeof name, "gs-worker-%u", i);
@@ -387,7 +394,45 @@ int gs__sched_start(gs__sched_t *s) {
     return 0;
 }
 
+void gs__sched_set_inline(gs__sched_t *s, void (*wake)(void *wake_user), void *wake_user) {
+    s->wake = wake;
+    s->wake_user = wake_user;
+}
+
+int gs__sched_run_inline(gs__sched_t *s, uint32_t max_actors) {
+    for (uint32_t i = 0; i < max_actors; i++) {
+        gs_mutex_lock(&s->lock);
+        if (gs_list_empty(&s->runq)) {
+            gs_mutex_unlock(&s->lock);
+            return 0;
+        }
+        gs_list_t *link = s->runq.next;
+        gs_list_remove(link);
+        gs_mutex_unlock(&s->lock);
+        /* The one pseudo-worker: its counter is written by one thread at a time. */
+        run_actor(&s->workers[0], gs_container_of(link, gs_actor_t, run_link));
+    }
+    gs_mutex_lock(&s->lock);
+    int more = !gs_list_empty(&s->runq);
+    gs_mutex_unlock(&s->lock);
+    return more;
+}
+
+/* Inline mode: the caller is the only thread running actors now, so it runs what is left. A
+ * job counted as posted whose actor is not enqueued yet belongs to a poster between its count
+ * and its enqueue (a user thread racing the stop): yield until it lands. */
+static void drain_inline(gs__sched_t *s) {
+    /* run_inline(UINT32_MAX) returns only with the run queue empty. */
+    while (gs__sched_run_inline(s, UINT32_MAX) || queued(s) > 0)
+        gs_thread_yield();
+}
+
 void gs__sched_drain(gs__sched_t *s) {
+    if (s->wake) {
+        if (s->state == STATE_RUNNING)
+            drain_inline(s);
+        return;
+    }
     gs_mutex_lock(&s->lock);
     if (s->state != STATE_RUNNING) {
         gs_mutex_unlock(&s->lock);
@@ -411,7 +456,7 @@ void gs__sched_stop(gs__sched_t *s) {
     if (s->state != STATE_RUNNING)
         return;
     gs__sched_drain(s);
-    join_workers(s, s->nworkers);
+    join_workers(s, s->wake ? 0 : s->nworkers);
     gs_mutex_lock(&s->lock);
     s->state = STATE_STOPPED;
     gs_mutex_unlock(&s->lock);

@@ -51,6 +51,7 @@ typedef struct chat_server_config {
     uint16_t port;    /* 0 picks one: read it with gs_app_listen_port(s->app) */
     uint32_t io_threads, workers, max_sessions;
     uint32_t send_delay_ms; /* net send coalescing (gs_net_config_t.send_delay_ms) [0] */
+    int on_io_thread;       /* handlers on the IO thread, no workers (run_on_io_thread) */
     chat_limits_t lim;
 } chat_server_config_t;
 

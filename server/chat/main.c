@@ -35,7 +35,9 @@ static void usage(FILE *f) {
             "  --host ADDR             numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
             "  --port N                port (default 7000; 0 picks a free one and prints it)\n"
             "  --io-threads N          net IO threads (default 1)\n"
-            "  --workers N             worker threads running handlers (default 2)\n"
+            "  --workers N             worker threads running handlers (default 2); 0 runs\n"
+            "                          them on the IO thread (needs --io-threads 1): no\n"
+            "                          hand-off per message, but a slow handler stalls IO\n"
             "  --max-sessions N        connections at once (default 16384)\n"
             "  --send-delay-ms MS      hold sends up to MS so that each goes out gathered with\n"
             "                          what queues meanwhile: fewer syscalls, more latency\n"
@@ -89,7 +91,7 @@ static int parse(int argc, char **argv, opts_t *o) {
         else if (cli_is(&c, "--io-threads"))
             rc = cli_u32(&c, 1, 64, &o->io_threads);
         else if (cli_is(&c, "--workers"))
-            rc = cli_u32(&c, 1, 256, &o->workers);
+            rc = cli_u32(&c, 0, 256, &o->workers);
         else if (cli_is(&c, "--max-sessions"))
             rc = cli_u32(&c, 1, 1u << 24, &o->max_sessions);
         else if (cli_is(&c, "--send-delay-ms"))
@@ -123,6 +125,8 @@ static int parse(int argc, char **argv, opts_t *o) {
         if (rc != 0)
             return -1;
     }
+    if (o->workers == 0 && o->io_threads != 1)
+        return cli_error(&c, "--workers 0 runs handlers on the IO thread: needs --io-threads 1");
     if (l->nick_min_chars > l->nick_max_chars)
         return cli_error(&c, "--nick-min %u is above --nick-max %u", l->nick_min_chars,
                          l->nick_max_chars);
@@ -184,6 +188,7 @@ int main(int argc, char **argv) {
                                 .port = o.port,
                                 .io_threads = o.io_threads,
                                 .workers = o.workers,
+                                .on_io_thread = o.workers == 0,
                                 .max_sessions = o.max_sessions,
                                 .send_delay_ms = o.send_delay_ms,
                                 .lim = o.lim};

@@ -63,7 +63,19 @@ typedef struct fixture {
     _Atomic int timer_runs;
     _Atomic uint64_t ids[16]; /* session ids in open order */
     _Atomic int nids;
+    _Atomic uintptr_t handler_thread; /* run_on_io_thread: the one thread running jobs */
+    _Atomic int thread_errors;
 } fixture_t;
+
+/* Each thread's own address of this variable names the thread. */
+static _Thread_local char thread_mark;
+
+/* Record the thread running this job; count any job that runs on another one. */
+static void note_thread(fixture_t *f) {
+    uintptr_t me = (uintptr_t)&thread_mark, prev = 0;
+    if (!atomic_compare_exchange_strong(&f->handler_thread, &prev, me) && prev != me)
+        atomic_fetch_add(&f->thread_errors, 1);
+}
 
 /* Per-session state: proves open ran before frames and close after them, on one actor. */
 typedef struct sess {
@@ -76,6 +88,7 @@ static void on_open(gs_ctx_t *ctx, void *user) {
     if (ctx->session_user != NULL)
         atomic_fetch_add(&f->order_errors, 1);
     gs_ctx_set_session_user(ctx, calloc(1, sizeof(sess_t)));
+    note_thread(f);
     int n = atomic_fetch_add(&f->nids, 1);
     if (n < 16)
         atomic_store(&f->ids[n], ctx->session);
@@ -101,6 +114,7 @@ static void on_ping(gs_ctx_t *ctx, const ProtobufCMessage *msg, void *user) {
         atomic_fetch_add(&f->order_errors, 1);
     else
         s->frames++;
+    note_thread(f);
     /* request_id 999: the slow handler (E09, C04). */
     if (p->request_id == 999) {
         atomic_store(&f->slow_session, ctx->session);
@@ -388,6 +402,7 @@ static void tick(gs_ctx_t *ctx, void *data, size_t len) {
     fixture_t *f = *(fixture_t **)data;
     if (ctx->session_user == NULL)
         atomic_fetch_add(&f->order_errors, 1);
+    note_thread(f);
     atomic_fetch_add(&f->timer_runs, 1);
 }
 
@@ -412,8 +427,51 @@ static void test_timer_on_session_actor(void **state) {
     stop(&f);
 }
 
+/* run_on_io_thread: every job (opens, messages, a timer's runs posted from the timer thread)
+ * runs on one thread, not this one, in each session's order; the close jobs still run. */
+static void test_jobs_on_io_thread(void **state) {
+    (void)state;
+    fixture_t f;
+    start(&f, &(gs_app_config_t){.run_on_io_thread = 1});
+    int fds[4];
+    for (int i = 0; i < 4; i++)
+        fds[i] = th_connect(f.port);
+    for (uint32_t k = 1; k <= 100; k++)
+        for (int i = 0; i < 4; i++)
+            ping(fds[i], k, (uint64_t)i << 32 | k);
+    for (uint32_t k = 1; k <= 100; k++)
+        for (int i = 0; i < 4; i++)
+            expect_pong(fds[i], k, (uint64_t)i << 32 | k);
+    /* A timer thread's post must wake the IO thread (nothing else would). */
+    gs_actor_t *a = gs_app_session_actor(f.app, atomic_load(&f.ids[0]));
+    assert_non_null(a);
+    fixture_t *fp = &f;
+    gs_timer_id_t t = gs_app_timer(f.app, a, 5, 5, tick, &fp, sizeof(fp));
+    assert_true(t != 0);
+    gs_actor_unref(a);
+    assert_true(th_wait_until(ticked, &f, 5000));
+    assert_int_equal(gs_app_timer_cancel(f.app, t), 0);
+    assert_int_equal(atomic_load(&f.thread_errors), 0);
+    assert_true(atomic_load(&f.handler_thread) != 0);
+    assert_true(atomic_load(&f.handler_thread) != (uintptr_t)&thread_mark);
+    for (int i = 0; i < 4; i++)
+        th_close(fds[i]);
+    stop(&f); /* every open has its close, every posted job ran */
+    assert_int_equal(atomic_load(&f.opens), 4);
+}
+
+static void test_io_thread_needs_one_io_thread(void **state) {
+    (void)state;
+    gs_app_t *app = NULL;
+    gs_app_config_t c = {.run_on_io_thread = 1, .net = {.io_threads = 2}};
+    assert_int_equal(gs_app_create(&app, &c), GS_EINVAL);
+    assert_null(app);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jobs_on_io_thread),
+        cmocka_unit_test(test_io_thread_needs_one_io_thread),
         cmocka_unit_test(test_ping_pong_in_order),
         cmocka_unit_test(test_bad_frames_disconnect),
         cmocka_unit_test(test_bad_frames_dropped),

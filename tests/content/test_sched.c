@@ -1066,8 +1066,135 @@ static void test_lifecycle(void **state) {
     gs_pool_destroy(pool);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Inline mode (gs_app_config_t.run_on_io_thread): one runner thread plays the IO thread. It
+ * runs the queue until run_inline says it is empty, then sleeps on a condition (no timeout:
+ * a lost wake-up hangs it, and the latch's deadline fails the test) until the wake callback
+ * says the queue became non-empty.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct runner {
+    gs__sched_t *s;
+    gs_mutex_t lock;
+    gs_cond_t cond;
+    int woken, stop;
+    _Atomic uint64_t wakes;
+    gs_thread_t *thread;
+} runner_t;
+
+static _Thread_local int tl_in_runner;
+
+static void runner_wake(void *arg) {
+    runner_t *r = arg;
+    atomic_fetch_add(&r->wakes, 1);
+    gs_mutex_lock(&r->lock);
+    r->woken = 1;
+    gs_cond_signal(&r->cond);
+    gs_mutex_unlock(&r->lock);
+}
+
+static void runner_main(void *arg) {
+    runner_t *r = arg;
+    tl_in_runner = 1;
+    for (;;) {
+        if (gs__sched_run_inline(r->s, 8))
+            continue; /* more than one pass's budget: go again, as the net's loop does */
+        gs_mutex_lock(&r->lock);
+        while (!r->woken && !r->stop)
+            gs_cond_wait(&r->cond, &r->lock);
+        int stop = r->stop;
+        r->woken = 0;
+        gs_mutex_unlock(&r->lock);
+        if (stop)
+            return;
+    }
+}
+
+/* order_job, and only ever on the runner thread. */
+static void inline_job(gs_ctx_t *ctx, void *data, size_t len) {
+    astate_t *st = gs_actor_user(ctx->actor);
+    if (!tl_in_runner)
+        failure(st->t);
+    order_job(ctx, data, len);
+}
+
+static void inline_poster_main(void *arg) {
+    poster_t *p = arg;
+    uint32_t seq[4] = {0};
+    for (uint32_t i = 0; i < p->njobs; i++) {
+        uint32_t k = (i + p->index) % p->nactors;
+        msg_t m = {.poster = p->index, .seq = ++seq[k]};
+        if (gs_actor_post(p->actors[k], inline_job, &m, sizeof m) != 0)
+            p->refused++;
+        if ((i & 1023u) == 0)
+            gs_thread_yield(); /* let the runner find the queue empty now and then */
+    }
+}
+
+static void test_inline_mode(void **state) {
+    enum { NACTORS = 4, NJOBS = 20000 };
+    fx_t f;
+    test_t t = {0};
+    astate_t st[NACTORS];
+    gs_actor_t *actors[NACTORS];
+    poster_t p[POSTERS];
+    gs_thread_t *th[POSTERS];
+    runner_t r = {0};
+    (void)state;
+
+    memset(st, 0, sizeof st);
+    fx_init(&f, 1, 16, NULL);
+    r.s = f.s;
+    gs_mutex_init(&r.lock);
+    gs_cond_init(&r.cond);
+    gs__sched_set_inline(f.s, runner_wake, &r);
+    latch_init(&t.done, (uint64_t)POSTERS * NJOBS);
+    for (uint32_t i = 0; i < NACTORS; i++) {
+        st[i].t = &t;
+        actors[i] = gs__actor_new(f.s, NULL, "inline");
+        assert_non_null(actors[i]);
+        gs_actor_set_user(actors[i], &st[i]);
+    }
+    assert_int_equal(gs__sched_start(f.s), 0);
+    assert_int_equal(gs_thread_start(&r.thread, runner_main, &r, "gs-test-runner"), 0);
+    for (uint32_t i = 0; i < POSTERS; i++) {
+        p[i] = (poster_t){.actors = actors, .nactors = NACTORS, .index = i, .njobs = NJOBS};
+        assert_int_equal(gs_thread_start(&th[i], inline_poster_main, &p[i], "gs-test-post"), 0);
+    }
+    for (uint32_t i = 0; i < POSTERS; i++) {
+        gs_thread_join(th[i]);
+        assert_int_equal(p[i].refused, 0);
+    }
+    assert_true(latch_wait(&t.done, DEADLINE_MS));
+    assert_int_equal(atomic_load(&t.failures), 0);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < NACTORS; i++)
+        sum += st[i].plain;
+    assert_int_equal(sum, (uint64_t)POSTERS * NJOBS);
+    /* The runner slept and was woken (every job ran on it, so each wake-up it needed came). */
+    assert_true(atomic_load(&r.wakes) >= 1);
+    gs_mutex_lock(&r.lock);
+    r.stop = 1;
+    gs_cond_signal(&r.cond);
+    gs_mutex_unlock(&r.lock);
+    gs_thread_join(r.thread);
+
+    /* The runner is gone (the net has stopped): what is still queued runs on the stopping
+     * thread, inside stop's drain. */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(gs_actor_post(actors[0], count_job, NULL, 0), 0);
+    for (uint32_t i = 0; i < NACTORS; i++)
+        gs_actor_unref(actors[i]);
+    assert_int_equal(stats(f.s).jobs_queued, 10);
+    fx_fini(&f); /* stop: runs the 10, then every actor is gone and every job freed */
+    latch_fini(&t.done);
+    gs_cond_fini(&r.cond);
+    gs_mutex_fini(&r.lock);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inline_mode),
         cmocka_unit_test(test_actor_api),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_stats_and_batches),

@@ -21,8 +21,16 @@ typedef struct fx {
     gs_msg_registry_t *reg;
 } fx_t;
 
+/* The second run of the suite runs every handler on the IO thread (gs_app_config_t's
+ * run_on_io_thread) instead of on two workers. */
+static int g_on_io_thread;
+
 static void start(fx_t *f, const chat_limits_t *lim) {
-    chat_server_config_t cfg = {.host = "127.0.0.1", .port = 0, .io_threads = 1, .workers = 2};
+    chat_server_config_t cfg = {.host = "127.0.0.1",
+                                .port = 0,
+                                .io_threads = 1,
+                                .workers = 2,
+                                .on_io_thread = g_on_io_thread};
     chat_limits_default(&cfg.lim);
     if (lim)
         cfg.lim = *lim;
@@ -366,5 +374,7 @@ int main(void) {
         cmocka_unit_test(test_rooms_and_chat), cmocka_unit_test(test_whisper),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_flood_cut_others_served),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
+    g_on_io_thread = 1;
+    return failed + cmocka_run_group_tests_name("handlers on the IO thread", tests, NULL, NULL);
 }

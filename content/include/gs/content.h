@@ -67,10 +67,15 @@ typedef enum {
 } gs_overload_policy_t;
 
 typedef struct gs_app_config {
-    gs_net_config_t net;             /* passed to the net layer; its callbacks and user are the
-                                        app's own and are overwritten */
-    gs_pool_config_t pool;           /* packets and jobs */
-    uint32_t workers;                /* worker threads [2] */
+    gs_net_config_t net;   /* passed to the net layer; its callbacks and user are the
+                              app's own and are overwritten */
+    gs_pool_config_t pool; /* packets and jobs */
+    uint32_t workers;      /* worker threads [2] */
+    /* Run every job on the IO thread instead (workers is then ignored): one thread for IO and
+     * game logic, no hand-off per message (muduo/redis style). Needs net.io_threads <= 1.
+     * Actors keep their rules; jobs run after each batch of completions, before its sends are
+     * flushed. The price is TESTPLAN E09: a slow handler stalls every session's IO. [0] */
+    int run_on_io_thread;
     uint32_t max_jobs;               /* pending frame jobs before overload [65536] */
     uint32_t actor_batch;            /* jobs an actor runs before it yields its worker [64] */
     uint32_t max_body;               /* largest message body encoded/decoded [net max_frame] */
