@@ -392,6 +392,11 @@ void gs_net_wake(gs_net_t *net, uint32_t io_thread) {
     gs__port_wake(loop);
 }
 
+int gs_net_io_thread(gs_net_t *net) {
+    gs__loop_t *loop = gs__tls_loop;
+    return loop && loop->net == net ? (int)loop->index : -1;
+}
+
 void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
     memset(out, 0, sizeof(*out));
     uint64_t closed = 0;

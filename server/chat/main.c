@@ -199,9 +199,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     int v6 = strchr(o.host, ':') != NULL;
-    printf("%s: listening on %s%s%s:%u (%" PRIu32 " IO threads, %" PRIu32 " workers)\n", PROG,
-           v6 ? "[" : "", o.host, v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app), o.io_threads,
-           o.workers);
+    char workers[48];
+    if (o.workers == 0)
+        snprintf(workers, sizeof(workers), "handlers on the IO thread");
+    else
+        snprintf(workers, sizeof(workers), "%" PRIu32 " workers", o.workers);
+    printf("%s: listening on %s%s%s:%u (%" PRIu32 " IO threads, %s)\n", PROG, v6 ? "[" : "", o.host,
+           v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app), o.io_threads, workers);
     fflush(stdout);
 
     uint64_t prev_ns = gs_now_ns(), tick = prev_ns + TICK_NS;

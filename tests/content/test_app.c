@@ -65,16 +65,20 @@ typedef struct fixture {
     _Atomic int nids;
     _Atomic uintptr_t handler_thread; /* run_on_io_thread: the one thread running jobs */
     _Atomic int thread_errors;
+    _Atomic int off_io_thread; /* jobs that ran on a thread other than the net's IO thread */
 } fixture_t;
 
 /* Each thread's own address of this variable names the thread. */
 static _Thread_local char thread_mark;
 
-/* Record the thread running this job; count any job that runs on another one. */
-static void note_thread(fixture_t *f) {
+/* Record the thread running this job; count any job that runs on another one, and any job
+ * that does not run on the net's IO thread. */
+static void note_thread(fixture_t *f, gs_app_t *app) {
     uintptr_t me = (uintptr_t)&thread_mark, prev = 0;
     if (!atomic_compare_exchange_strong(&f->handler_thread, &prev, me) && prev != me)
         atomic_fetch_add(&f->thread_errors, 1);
+    if (gs_net_io_thread(gs_app_net(app)) != 0)
+        atomic_fetch_add(&f->off_io_thread, 1);
 }
 
 /* Per-session state: proves open ran before frames and close after them, on one actor. */
@@ -88,7 +92,7 @@ static void on_open(gs_ctx_t *ctx, void *user) {
     if (ctx->session_user != NULL)
         atomic_fetch_add(&f->order_errors, 1);
     gs_ctx_set_session_user(ctx, calloc(1, sizeof(sess_t)));
-    note_thread(f);
+    note_thread(f, ctx->app);
     int n = atomic_fetch_add(&f->nids, 1);
     if (n < 16)
         atomic_store(&f->ids[n], ctx->session);
@@ -114,7 +118,7 @@ static void on_ping(gs_ctx_t *ctx, const ProtobufCMessage *msg, void *user) {
         atomic_fetch_add(&f->order_errors, 1);
     else
         s->frames++;
-    note_thread(f);
+    note_thread(f, ctx->app);
     /* request_id 999: the slow handler (E09, C04). */
     if (p->request_id == 999) {
         atomic_store(&f->slow_session, ctx->session);
@@ -402,7 +406,7 @@ static void tick(gs_ctx_t *ctx, void *data, size_t len) {
     fixture_t *f = *(fixture_t **)data;
     if (ctx->session_user == NULL)
         atomic_fetch_add(&f->order_errors, 1);
-    note_thread(f);
+    note_thread(f, ctx->app);
     atomic_fetch_add(&f->timer_runs, 1);
 }
 
@@ -428,7 +432,7 @@ static void test_timer_on_session_actor(void **state) {
 }
 
 /* run_on_io_thread: every job (opens, messages, a timer's runs posted from the timer thread)
- * runs on one thread, not this one, in each session's order; the close jobs still run. */
+ * runs on the net's IO thread, in each session's order; the close jobs still run. */
 static void test_jobs_on_io_thread(void **state) {
     (void)state;
     fixture_t f;
@@ -452,6 +456,7 @@ static void test_jobs_on_io_thread(void **state) {
     assert_true(th_wait_until(ticked, &f, 5000));
     assert_int_equal(gs_app_timer_cancel(f.app, t), 0);
     assert_int_equal(atomic_load(&f.thread_errors), 0);
+    assert_int_equal(atomic_load(&f.off_io_thread), 0);
     assert_true(atomic_load(&f.handler_thread) != 0);
     assert_true(atomic_load(&f.handler_thread) != (uintptr_t)&thread_mark);
     for (int i = 0; i < 4; i++)

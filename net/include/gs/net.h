@@ -327,6 +327,9 @@ int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out);
  * handed to it from other threads. Cheap when it is already awake or signalled; a no-op when
  * called on that IO thread itself (its pass comes anyway). Any thread. */
 void gs_net_wake(gs_net_t *net, uint32_t io_thread);
+/* The index of this net's IO thread that is running the caller, or -1 on any other thread: for
+ * code that must know where it runs (assertions, run_on_io_thread). Any thread. */
+int gs_net_io_thread(gs_net_t *net);
 
 /* Counters. Any thread. */
 void gs_net_stats(gs_net_t *net, gs_net_stats_t *out);
