@@ -158,17 +158,20 @@ int gs_net_start(gs_net_t *net) {
     return 0;
 }
 
+/* Wake a loop even while it holds wake_pending set for a send delay (see drain_inbox), when
+ * the wake-up must really be sent: a stop, gs_net_wake. */
+static void wake_now(gs__loop_t *loop) {
+    atomic_store_explicit(&loop->wake_pending, 0, memory_order_seq_cst);
+    gs__port_wake(loop);
+}
+
 uint64_t gs_net_stop(gs_net_t *net, uint32_t flush_ms) {
     if (!atomic_load(&net->started) || net->stopped)
         return atomic_load(&net->unsent);
     net->flush_ms = flush_ms;
     atomic_store_explicit(&net->stopping, 1, memory_order_release);
-    for (uint32_t i = 0; i < net->nloops; i++) {
-        /* A loop waiting out a send delay may leave wake_pending set (see drain_inbox): clear it
-         * so that this wake-up is really sent, rather than the stop being seen at the next tick. */
-        atomic_store_explicit(&net->loops[i].wake_pending, 0, memory_order_seq_cst);
-        gs__port_wake(&net->loops[i]);
-    }
+    for (uint32_t i = 0; i < net->nloops; i++)
+        wake_now(&net->loops[i]); /* not at the next tick */
     for (uint32_t i = 0; i < net->nloops; i++) {
         if (net->loops[i].thread) {
             gs_thread_join(net->loops[i].thread);
@@ -385,11 +388,8 @@ void gs_net_wake(gs_net_t *net, uint32_t io_thread) {
         return;
     gs__loop_t *loop = &net->loops[io_thread];
     if (gs__tls_loop == loop)
-        return; /* on_pass runs at the end of this pass anyway */
-    /* As gs_net_stop: a loop waiting out a send delay may hold wake_pending set; this wake-up
-     * is for work that should not wait for the flush. */
-    atomic_store_explicit(&loop->wake_pending, 0, memory_order_seq_cst);
-    gs__port_wake(loop);
+        return;     /* on_pass runs at the end of this pass anyway */
+    wake_now(loop); /* work that should not wait for the flush */
 }
 
 int gs_net_io_thread(gs_net_t *net) {
