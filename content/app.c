@@ -469,13 +469,22 @@ static int encode(gs_app_t *app, const ProtobufCMessage *msg, gs_packet_t **out)
     return rc;
 }
 
+int gs_app_encode(gs_app_t *app, const ProtobufCMessage *msg, gs_packet_t **out) {
+    return encode(app, msg, out);
+}
+
+int gs_app_send_packet(gs_app_t *app, gs_session_id_t to, gs_packet_t *p) {
+    int rc = gs_session_send(app->net, to, &p->buf);
+    inc(rc == 0 ? &app->sends : &app->send_failed);
+    return rc;
+}
+
 int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg) {
     gs_packet_t *p;
     int rc = encode(app, msg, &p);
     if (rc != 0)
         return rc;
-    rc = gs_session_send(app->net, to, &p->buf);
-    inc(rc == 0 ? &app->sends : &app->send_failed);
+    rc = gs_app_send_packet(app, to, p);
     gs_packet_unref(p);
     return rc;
 }

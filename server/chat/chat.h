@@ -6,8 +6,9 @@
  *   room actor (one per room)                        members; fans chat out with one encode
  *
  * Actors talk only by posting jobs whose data is a copy (the structs below), so no state is
- * shared and nothing is locked. Replies to the client are sent by whichever actor knows the
- * answer, with the client's request_id. See docs/chat.md. */
+ * shared and nothing is locked. Replies to the client carry its request_id and are sent by the
+ * actor that knows the answer; a reply that confirms a change of the session's state (login,
+ * join) is sent by the session actor after the change. See docs/chat.md. */
 #ifndef GS_CHAT_H
 #define GS_CHAT_H
 
@@ -79,8 +80,14 @@ typedef struct chat_login_result {
 } chat_login_result_t;
 void chat_session_login_result(gs_ctx_t *ctx, void *data, size_t len);
 
+/* The session actor, not the room, sends the outcome to the client, after it has recorded it:
+ * a client that chats as soon as it reads "joined" must find its session already in the room. */
 typedef struct chat_join_result {
-    gs_actor_t *room; /* a reference for the session, or NULL when the join failed */
+    gs_actor_t *room;    /* a reference for the session, or NULL when the join failed */
+    gs_packet_t *reply;  /* the encoded JoinReply (one reference) when room != NULL */
+    uint32_t request_id; /* for the error reply when room == NULL */
+    Chat__ErrorCode error;
+    const char *detail; /* a string literal */
     char room_name[CHAT_ROOM_MAX_BYTES + 1];
 } chat_join_result_t;
 void chat_session_join_result(gs_ctx_t *ctx, void *data, size_t len);
@@ -111,6 +118,9 @@ typedef struct chat_lobby_join {
     char room[CHAT_ROOM_MAX_BYTES + 1];
 } chat_lobby_join_t;
 void chat_lobby_join(gs_ctx_t *ctx, void *data, size_t len);
+/* A failed join (lobby or room): its outcome to the requesting session actor, which answers
+ * the client with the error. Consumes req's session_actor reference. */
+void chat_join_fail(chat_lobby_join_t *req, Chat__ErrorCode code, const char *detail);
 
 typedef struct chat_lobby_room_list {
     gs_session_id_t session;

@@ -76,11 +76,8 @@ void chat_lobby_logout(gs_ctx_t *ctx, void *data, size_t len) {
         strmap_remove(&l->nicks, req->nick);
 }
 
-static void join_failed(gs_ctx_t *ctx, chat_lobby_join_t *req, Chat__ErrorCode code,
-                        const char *detail) {
-    chat_send_error(server_of(ctx), req->session, req->request_id, code,
-                    gs_msg_id_of_name("chat.JoinRequest"), detail);
-    chat_join_result_t res = {.room = NULL};
+void chat_join_fail(chat_lobby_join_t *req, Chat__ErrorCode code, const char *detail) {
+    chat_join_result_t res = {.request_id = req->request_id, .error = code, .detail = detail};
     memcpy(res.room_name, req->room, sizeof(res.room_name));
     gs_actor_post(req->session_actor, chat_session_join_result, &res, sizeof(res));
     gs_actor_unref(req->session_actor);
@@ -93,8 +90,7 @@ void chat_lobby_join(gs_ctx_t *ctx, void *data, size_t len) {
     room_entry_t *e = strmap_get(&l->rooms, req->room);
     if (!e) {
         if (l->rooms.count >= s->lim.max_rooms) {
-            join_failed(ctx, req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                        "too many rooms on the server");
+            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "too many rooms on the server");
             return;
         }
         e = calloc(1, sizeof(*e));
@@ -104,14 +100,14 @@ void chat_lobby_join(gs_ctx_t *ctx, void *data, size_t len) {
             if (e && e->room)
                 gs_actor_unref(e->room);
             free(e);
-            join_failed(ctx, req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "out of memory");
+            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "out of memory");
             return;
         }
         atomic_fetch_add_explicit(&s->ctr.rooms, 1, memory_order_relaxed);
     }
-    /* The room answers the client and the session (the session reference travels on). */
+    /* The room answers the session, which answers the client (the session reference travels on). */
     if (gs_actor_post(e->room, chat_room_join, req, len) != 0)
-        join_failed(ctx, req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "try again");
+        chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "try again");
 }
 
 void chat_lobby_room_update(gs_ctx_t *ctx, void *data, size_t len) {

@@ -61,15 +61,50 @@ static void tell_lobby(gs_ctx_t *ctx, room_t *r) {
     gs_actor_post(s->lobby, chat_lobby_room_update, buf, sizeof(u) + n);
 }
 
-/* RoomEvent to every member but one. */
-static void announce(gs_ctx_t *ctx, room_t *r, const char *nick, Chat__RoomEvent__Kind kind) {
-    if (r->count == 0)
+/* RoomEvent to the first n members (the joiner or leaver is not among them). */
+static void announce(gs_ctx_t *ctx, room_t *r, uint32_t n, const char *nick,
+                     Chat__RoomEvent__Kind kind) {
+    if (n == 0)
         return;
     Chat__RoomEvent ev = CHAT__ROOM_EVENT__INIT;
     ev.room = r->name;
     ev.nickname = (char *)(uintptr_t)nick;
     ev.kind = kind;
-    gs_app_broadcast(ctx->app, r->ids, r->count, &ev.base, NULL);
+    gs_app_broadcast(ctx->app, r->ids, n, &ev.base, NULL);
+}
+
+/* Room arrays with room for one more member. 0, or -1 when out of memory. */
+static int make_room_for_one(room_t *r) {
+    if (r->count < r->cap)
+        return 0;
+    uint32_t cap = r->cap ? r->cap * 2 : 8;
+    gs_session_id_t *ids = realloc(r->ids, cap * sizeof(*ids));
+    if (ids)
+        r->ids = ids;
+    member_t *m = ids ? realloc(r->members, cap * sizeof(*m)) : NULL;
+    if (m)
+        r->members = m;
+    if (!ids || !m)
+        return -1;
+    r->cap = cap;
+    return 0;
+}
+
+/* The JoinReply listing the members; its pointers point into the room's own arrays. */
+static int encode_join_reply(gs_ctx_t *ctx, room_t *r, uint32_t request_id, gs_packet_t **out) {
+    char **names = malloc(r->count * sizeof(*names));
+    if (!names)
+        return GS_ENOMEM;
+    for (uint32_t i = 0; i < r->count; i++)
+        names[i] = r->members[i].nick;
+    Chat__JoinReply rep = CHAT__JOIN_REPLY__INIT;
+    rep.request_id = request_id;
+    rep.room = r->name;
+    rep.n_members = r->count;
+    rep.members = names;
+    int rc = gs_app_encode(ctx->app, &rep.base, out);
+    free(names);
+    return rc;
 }
 
 void chat_room_join(gs_ctx_t *ctx, void *data, size_t len) {
@@ -81,59 +116,44 @@ void chat_room_join(gs_ctx_t *ctx, void *data, size_t len) {
         gs_actor_post(s->lobby, chat_lobby_join, req, len);
         return;
     }
-    chat_join_result_t res = {.room = NULL};
-    memcpy(res.room_name, req->room, sizeof(res.room_name));
+    int added = 0;
     if (find(r, req->session) < 0) {
         if (r->count >= s->lim.max_members_per_room) {
-            chat_send_error(s, req->session, req->request_id, CHAT__ERROR_CODE__ERROR_ROOM_FULL,
-                            gs_msg_id_of_name("chat.JoinRequest"), "room full");
-            gs_actor_post(req->session_actor, chat_session_join_result, &res, sizeof(res));
-            gs_actor_unref(req->session_actor);
+            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_ROOM_FULL, "room full");
             return;
         }
-        if (r->count == r->cap) {
-            uint32_t cap = r->cap ? r->cap * 2 : 8;
-            gs_session_id_t *ids = realloc(r->ids, cap * sizeof(*ids));
-            if (ids)
-                r->ids = ids;
-            member_t *m = ids ? realloc(r->members, cap * sizeof(*m)) : NULL;
-            if (m)
-                r->members = m;
-            if (!ids || !m) {
-                chat_send_error(s, req->session, req->request_id,
-                                CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
-                                gs_msg_id_of_name("chat.JoinRequest"), "out of memory");
-                gs_actor_post(req->session_actor, chat_session_join_result, &res, sizeof(res));
-                gs_actor_unref(req->session_actor);
-                return;
-            }
-            r->cap = cap;
+        if (make_room_for_one(r) != 0) {
+            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "out of memory");
+            return;
         }
-        /* Others hear of the joiner before it is a member (it gets the list instead). */
-        announce(ctx, r, req->nick, CHAT__ROOM_EVENT__KIND__KIND_JOINED);
         r->ids[r->count] = req->session;
         memcpy(r->members[r->count].nick, req->nick, sizeof(r->members[0].nick));
         r->count++;
+        added = 1;
+    }
+    chat_join_result_t res = {.request_id = req->request_id};
+    memcpy(res.room_name, req->room, sizeof(res.room_name));
+    if (encode_join_reply(ctx, r, req->request_id, &res.reply) != 0) {
+        if (added)
+            r->count--; /* the joiner is the last member */
+        chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "cannot encode the reply");
+        return;
+    }
+    if (added) {
+        /* The others hear of the joiner (the last member); it gets the member list instead. */
+        announce(ctx, r, r->count - 1, req->nick, CHAT__ROOM_EVENT__KIND__KIND_JOINED);
         tell_lobby(ctx, r);
     }
-
-    /* The reply lists the members; its pointers point into the room's own arrays. */
-    char **names = malloc(r->count * sizeof(*names));
-    Chat__JoinReply rep = CHAT__JOIN_REPLY__INIT;
-    rep.request_id = req->request_id;
-    rep.room = r->name;
-    if (names) {
-        for (uint32_t i = 0; i < r->count; i++)
-            names[i] = r->members[i].nick;
-        rep.n_members = r->count;
-        rep.members = names;
-    }
-    gs_app_send(ctx->app, req->session, &rep.base);
-    free(names);
-
     res.room = ctx->actor;
     gs_actor_ref(ctx->actor); /* the session's */
-    gs_actor_post(req->session_actor, chat_session_join_result, &res, sizeof(res));
+    if (gs_actor_post(req->session_actor, chat_session_join_result, &res, sizeof(res)) != 0) {
+        /* The session will never learn it joined (its join stays pending until it closes):
+         * undo the membership so no chat is fanned out to it for nothing. */
+        gs_packet_unref(res.reply);
+        gs_actor_unref(ctx->actor);
+        chat_room_leave_t l = {.session = req->session};
+        chat_room_leave(ctx, &l, sizeof(l));
+    }
     gs_actor_unref(req->session_actor);
 }
 
@@ -160,7 +180,7 @@ void chat_room_leave(gs_ctx_t *ctx, void *data, size_t len) {
         rep.room = r->name;
         gs_app_send(ctx->app, req->session, &rep.base);
     }
-    announce(ctx, r, nick, CHAT__ROOM_EVENT__KIND__KIND_LEFT);
+    announce(ctx, r, r->count, nick, CHAT__ROOM_EVENT__KIND__KIND_LEFT);
     if (r->count == 0)
         r->closed = 1;
     tell_lobby(ctx, r);

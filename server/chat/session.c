@@ -294,13 +294,20 @@ void chat_session_join_result(gs_ctx_t *ctx, void *data, size_t len) {
             chat_room_leave_t l = {.session = ctx->session};
             gs_actor_post(res->room, chat_room_leave, &l, sizeof(l));
             gs_actor_unref(res->room);
+            gs_packet_unref(res->reply);
         }
         return;
     }
-    if (res->room)
+    /* State first, reply second: the client may chat in the room as soon as it reads this. */
+    if (res->room) {
         j->room = res->room; /* keeps the reference */
-    else
-        remove_room(cs, j); /* the room or lobby already sent the error */
+        gs_app_send_packet(ctx->app, ctx->session, res->reply);
+        gs_packet_unref(res->reply);
+    } else {
+        remove_room(cs, j);
+        chat_send_error(cs->s, ctx->session, res->request_id, res->error,
+                        gs_msg_id_of_name("chat.JoinRequest"), res->detail);
+    }
 }
 
 static void on_leave(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
@@ -355,7 +362,7 @@ static void on_chat(gs_ctx_t *ctx, const ProtobufCMessage *m, void *user) {
     joined_t *j = find_room(cs, r->room);
     if (!j || !j->room) {
         chat_send_error(s, ctx->session, r->request_id, CHAT__ERROR_CODE__ERROR_NOT_IN_ROOM,
-                        id_of(m), "not in that room");
+                        id_of(m), j ? "join still in progress" : "not in that room");
         return;
     }
     if (!text_ok(ctx, cs, m, r->request_id, r->text))

@@ -185,6 +185,7 @@ static uint64_t handled(void *arg) {
     gs_app_stats(((fixture_t *)arg)->app, &st);
     return st.messages;
 }
+static int handled_2(void *arg) { return handled(arg) >= 2; }
 static int handled_4(void *arg) { return handled(arg) >= 4; }
 static int handled_1600(void *arg) { return handled(arg) >= 1600; }
 
@@ -377,6 +378,49 @@ static void test_broadcast_from_user_thread(void **state) {
     stop(&f);
 }
 
+/* Encode once, send later: gs_app_encode gives the caller a packet it may send to any session
+ * (from any thread) with gs_app_send_packet, which takes its own reference. */
+static void test_encode_then_send_packet(void **state) {
+    (void)state;
+    fixture_t f;
+    start(&f, NULL);
+    int fds[2];
+    gs_session_id_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = th_connect(f.port);
+        ping(fds[i], 1, 1);
+        expect_pong(fds[i], 1, 1);
+        ids[i] = atomic_load(&f.ids[i]);
+    }
+    assert_true(th_wait_until(handled_2, &f, 5000));
+    gs_app_stats_t before = stats(&f);
+    Chat__Pong p = CHAT__PONG__INIT;
+    p.request_id = 77;
+    p.client_time_us = 5;
+    gs_packet_t *pkt = NULL;
+    assert_int_equal(gs_app_encode(f.app, &p.base, &pkt), 0);
+    assert_non_null(pkt);
+    assert_int_equal(gs_app_send_packet(f.app, ids[0], pkt), 0);
+    assert_int_equal(gs_app_send_packet(f.app, ids[1], pkt), 0);
+    /* A stale id (same slot, another generation) is refused and takes no reference. */
+    assert_int_equal(gs_app_send_packet(f.app, ids[0] + ((gs_session_id_t)1 << 32), pkt),
+                     GS_ESTALE);
+    gs_packet_unref(pkt); /* the caller's; the queued ones keep the packet alive */
+    for (int i = 0; i < 2; i++)
+        expect_pong(fds[i], 77, 5);
+    gs_app_stats_t after = stats(&f);
+    assert_int_equal(after.encodes - before.encodes, 1);
+    assert_int_equal(after.sends - before.sends, 2);
+    assert_int_equal(after.send_failed - before.send_failed, 1);
+    /* No message: an encode error, and no packet. */
+    pkt = NULL;
+    assert_int_not_equal(gs_app_encode(f.app, NULL, &pkt), 0);
+    assert_null(pkt);
+    for (int i = 0; i < 2; i++)
+        th_close(fds[i]);
+    stop(&f);
+}
+
 /* Overload: with max_jobs 1 and the only worker blocked, further frames are shed and the
  * session is cut (the default policy). */
 static void test_overload_disconnects(void **state) {
@@ -483,6 +527,7 @@ int main(void) {
         cmocka_unit_test(test_slow_handler_does_not_stall_others),
         cmocka_unit_test(test_disconnect_during_handler),
         cmocka_unit_test(test_broadcast_from_user_thread),
+        cmocka_unit_test(test_encode_then_send_packet),
         cmocka_unit_test(test_overload_disconnects),
         cmocka_unit_test(test_timer_on_session_actor),
     };

@@ -244,6 +244,90 @@ static void test_rooms_and_chat(void **state) {
     stop(&f);
 }
 
+/* ---- a join's reply comes after the session has recorded the join ----------------------- */
+
+/* A job that holds its actor (and the worker running it) until the test opens its gate. */
+static int gate_is_open(void *arg) { return atomic_load((_Atomic int *)arg); }
+static void gate_job(gs_ctx_t *ctx, void *data, size_t len) {
+    (void)ctx, (void)len;
+    th_wait_until(gate_is_open, *(_Atomic int **)data, 10000);
+}
+static void close_gate_on(gs_actor_t *a, _Atomic int *gate) {
+    atomic_store(gate, 0);
+    assert_int_equal(gs_actor_post(a, gate_job, &gate, sizeof(gate)), 0);
+}
+
+/* The session actor of the only open session. Ids are (generation << 32) | slot, and every slot
+ * of a fresh server is at generation 1. */
+static gs_actor_t *only_session_actor(fx_t *f) {
+    gs_actor_t *found = NULL;
+    for (uint32_t slot = 0; slot < 16384; slot++) {
+        gs_actor_t *a = gs_app_session_actor(f->s.app, ((gs_session_id_t)1 << 32) | slot);
+        if (!a)
+            continue;
+        assert_null(found);
+        found = a;
+    }
+    assert_non_null(found);
+    return found;
+}
+
+static void ping(fx_t *f, int fd, uint32_t req) {
+    Chat__Ping p = CHAT__PING__INIT;
+    p.request_id = req;
+    tc_send(fd, &p.base);
+    Chat__Pong *r = (Chat__Pong *)tc_expect(fd, f->reg, &chat__pong__descriptor);
+    assert_int_equal(r->request_id, req);
+    free_msg(&r->base);
+}
+
+/* A client that chats as soon as it reads its JoinReply must be in the room (CI once saw
+ * ERROR_NOT_IN_ROOM there: the room answered before the session knew). Hold the session actor
+ * while the room accepts the join: the reply must wait for it. */
+static void test_join_reply_after_session_knows(void **state) {
+    (void)state;
+    if (g_on_io_thread)
+        skip(); /* a held job would hold the IO thread, and the pings with it */
+    static _Atomic int lobby_gate, session_gate;
+    fx_t f;
+    start(&f, NULL);
+    int a = login(&f, "alice");
+    gs_actor_t *session = only_session_actor(&f);
+    /* Hold the lobby (one worker), so the session handles the join and posts it on, then
+     * answers a ping. */
+    close_gate_on(f.s.lobby, &lobby_gate);
+    send_join(a, 2, "lobby");
+    ping(&f, a, 3);
+    /* Hold the session (the other worker), then let the lobby and the room go on. */
+    close_gate_on(session, &session_gate);
+    atomic_store(&lobby_gate, 1);
+    /* Bob (on the free worker) sees the room with its member once the room took the join. */
+    int b = login(&f, "bob");
+    int seen = 0;
+    for (uint32_t req = 10; !seen && req < 5010; req++) {
+        Chat__RoomListRequest lr = CHAT__ROOM_LIST_REQUEST__INIT;
+        lr.request_id = req;
+        tc_send(b, &lr.base);
+        Chat__RoomList *rl = (Chat__RoomList *)tc_expect(b, f.reg, &chat__room_list__descriptor);
+        seen = rl->n_rooms == 1 && rl->rooms[0]->members == 1;
+        free_msg(&rl->base);
+    }
+    assert_true(seen);
+    /* The reply must not come while the session cannot record the join. */
+    unsigned char byte;
+    assert_int_equal(th_read_exact(a, &byte, 1, 300), -1);
+    atomic_store(&session_gate, 1);
+    Chat__JoinReply *r = (Chat__JoinReply *)tc_expect(a, f.reg, &chat__join_reply__descriptor);
+    assert_int_equal(r->request_id, 2);
+    free_msg(&r->base);
+    send_chat(a, 4, "lobby", "first", 1);
+    expect_chat(&f, a, "lobby", "alice", "first", 1);
+    gs_actor_unref(session);
+    th_close(b);
+    th_close(a);
+    stop(&f);
+}
+
 static void test_whisper(void **state) {
     (void)state;
     fx_t f;
@@ -373,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_login_rules),    cmocka_unit_test(test_pre_login_cut),
         cmocka_unit_test(test_rooms_and_chat), cmocka_unit_test(test_whisper),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_flood_cut_others_served),
+        cmocka_unit_test(test_join_reply_after_session_knows),
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
     g_on_io_thread = 1;

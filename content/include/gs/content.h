@@ -174,6 +174,14 @@ int gs_app_timer_cancel(gs_app_t *app, gs_timer_id_t id);
 /* Encode msg once and send it to one session. Returns 0 or the codec/net errors (GS_EBADID,
  * GS_ETOOBIG, GS_ENOMEM, GS_ESTALE, GS_ECLOSING, GS_ESENDQ). */
 int gs_app_send(gs_app_t *app, gs_session_id_t to, const ProtobufCMessage *msg);
+/* Encode msg once into a packet holding one reference for the caller, to send later or from
+ * another actor (gs_app_send_packet), then gs_packet_unref. E.g. a reply built where the data is
+ * (a room's member list) but sent by the actor whose state must change first (the session's), so
+ * the client never sees the reply before the server acts on it. Returns 0 or the codec errors. */
+int gs_app_encode(gs_app_t *app, const ProtobufCMessage *msg, gs_packet_t **out);
+/* Send an encoded packet to one session. Takes its own reference: the caller keeps its. Returns
+ * 0 or the net errors of gs_app_send. */
+int gs_app_send_packet(gs_app_t *app, gs_session_id_t to, gs_packet_t *p);
 /* Encode msg once and send one reference of the packet to each of the n sessions
  * (gs_session_send_many). Returns 0 if encoding and queueing succeeded (then *sent, if not
  * NULL, is the number of sessions that accepted it; stale or closing ones are skipped), or the
