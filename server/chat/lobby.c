@@ -90,7 +90,8 @@ void chat_lobby_join(gs_ctx_t *ctx, void *data, size_t len) {
     room_entry_t *e = strmap_get(&l->rooms, req->room);
     if (!e) {
         if (l->rooms.count >= s->lim.max_rooms) {
-            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "too many rooms on the server");
+            chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
+                           "too many rooms on the server");
             return;
         }
         e = calloc(1, sizeof(*e));

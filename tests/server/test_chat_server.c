@@ -454,9 +454,12 @@ static void test_flood_cut_others_served(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_login_rules),    cmocka_unit_test(test_pre_login_cut),
-        cmocka_unit_test(test_rooms_and_chat), cmocka_unit_test(test_whisper),
-        cmocka_unit_test(test_limits),         cmocka_unit_test(test_flood_cut_others_served),
+        cmocka_unit_test(test_login_rules),
+        cmocka_unit_test(test_pre_login_cut),
+        cmocka_unit_test(test_rooms_and_chat),
+        cmocka_unit_test(test_whisper),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_flood_cut_others_served),
         cmocka_unit_test(test_join_reply_after_session_knows),
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
