@@ -79,9 +79,14 @@ static void b03_never_reader_user_thread(void **state) {
         assert_true(accepted * frame < 64ull * MIB);
         /* A room's pace, not a burst: give the IO thread the chance to hand the frame to the
          * kernel (it takes microseconds while the kernel has room), so that the queue grows
-         * only once the client's window and the socket buffers are full. */
+         * only once the client's window and the socket buffers are full. The first frame must
+         * go (a fresh connection has room for it): the scenario needs data on its way to the
+         * client, whatever the scheduler does to the IO thread. */
         qwait_t w = {net, id};
-        (void)th_wait_until(queue_empty, &w, 5);
+        if (accepted == 1)
+            assert_true(th_wait_until(queue_empty, &w, LC_WAIT_MS));
+        else
+            (void)th_wait_until(queue_empty, &w, 5);
         if ((accepted & 15) == 0) {
             uint64_t r = th_rss_bytes();
             if (r > rss_max)
@@ -213,6 +218,18 @@ static void burst_on_frame(lc_server_t *srv, gs_session_id_t id, void *su, uint3
 
 static int burst_cut(void *arg) { return atomic_load(&((burst_state_t *)arg)->cut); }
 
+typedef struct {
+    lc_server_t *srv;
+    burst_state_t *b;
+    uint64_t pokes;
+} poke_wait_t;
+
+/* The server has taken every poke so far, or has cut the session (later pokes are dropped). */
+static int poke_taken(void *arg) {
+    poke_wait_t *w = arg;
+    return atomic_load(&w->b->cut) || lc_stats(w->srv).frames_in >= w->pokes;
+}
+
 static void b03_never_reader_handler(void **state) {
     (void)state;
     burst_state_t b = {.limit = 250000, .frame = 16 * KIB, .burst = 4};
@@ -236,7 +253,12 @@ static void b03_never_reader_handler(void **state) {
         if (lc_write_all(fd, poke, sizeof(poke)) != 0)
             break;
         pokes++;
-        gs_sleep_ms(2); /* pacing of the scenario, not a wait for a result */
+        /* One poke per receive batch: the IO thread flushes each burst (and the kernel takes
+         * what it has room for) before the next handler call. Pokes that piled up while the IO
+         * thread was off the CPU would run their bursts back to back, the queue would reach
+         * the limit with nothing sent, and the scenario would not be the one under test. */
+        poke_wait_t pw = {srv, &b, (uint64_t)pokes};
+        assert_true(th_wait_until(poke_taken, &pw, LC_WAIT_MS));
         uint64_t r = th_rss_bytes();
         if (r > rss_max)
             rss_max = r;
@@ -287,23 +309,38 @@ static uint64_t queued(lc_server_t *srv, gs_session_id_t id, int *alive) {
     return q;
 }
 
+typedef struct {
+    lc_server_t *srv;
+    gs_session_id_t id;
+    uint64_t short_sends; /* the server's count before this frame */
+} drain_wait_t;
+
+/* The frame left (the queue is empty), or the kernel took only part of a send: full. */
+static int drained_or_full(void *arg) {
+    drain_wait_t *w = arg;
+    int alive;
+    return queued(w->srv, w->id, &alive) == 0 || !alive ||
+           lc_stats(w->srv).short_sends > w->short_sends;
+}
+
 /* Queue frames of frame bytes to a client that never reads until the kernel stops taking
- * them (the queue no longer drains), then top the queue up to at most target bytes. Returns
- * the queue reached. */
+ * them, then top the queue up to at most target bytes. Returns the queue reached. The kernel
+ * is full when a send goes out short (it took part of a send and keeps the rest waiting), or
+ * when a frame stays queued for LC_WAIT_MS (no room at all); a kernel with room takes a frame
+ * in microseconds. No shorter wait decides: an IO thread off the CPU for a while must not
+ * pass for a full kernel. */
 static uint64_t fill_to(lc_server_t *srv, gs_session_id_t id, uint32_t frame, uint64_t target,
                         uint32_t *seq) {
     int alive;
     int stalled = 0;
     for (int i = 0; i < 4096 && !stalled; i++) {
+        drain_wait_t w = {srv, id, lc_stats(srv).short_sends};
         gs_buf_t *b = lc_buf(7, frame - GS_FRAME_HEADER_SIZE, (*seq)++);
         assert_int_equal(gs_session_send(srv->net, id, b), 0);
         gs_buf_unref(b);
-        /* A kernel with room takes the frame in microseconds; a full one never does. */
-        uint64_t until = gs_now_ms() + 100;
-        while (queued(srv, id, &alive) != 0 && gs_now_ms() < until)
-            gs_sleep_ms(1);
-        assert_true(alive);
+        (void)th_wait_until(drained_or_full, &w, LC_WAIT_MS);
         stalled = queued(srv, id, &alive) != 0;
+        assert_true(alive);
     }
     assert_true(stalled);
     while (queued(srv, id, &alive) + frame <= target) {

@@ -36,6 +36,16 @@ static void write_and_wait(th_server_t *srv, int fd, uint32_t i) {
     assert_true(th_wait_until(reached_frames_in, &w, 5000));
 }
 
+typedef struct {
+    th_server_t *srv;
+    uint64_t frames_out;
+} frames_out_t;
+
+static int reached_frames_out(void *arg) {
+    frames_out_t *w = arg;
+    return th_stats(w->srv).frames_out >= w->frames_out;
+}
+
 static void read_echoes(int fd) {
     for (uint32_t i = 0; i < FRAMES; i++) {
         uint32_t id = 0, body = UINT32_MAX;
@@ -63,6 +73,10 @@ static void test_replies_gathered_after_delay(void **state) {
     /* Counted from the first queued echo, the flush cannot come before the delay (the loop's
      * clock has millisecond steps, hence the 1 ms). */
     assert_true(gs_now_ms() - t0 >= 3000 - 1);
+    /* The client can read the bytes before the loop has handled the send's completion, which
+     * is where frames_out is counted. */
+    frames_out_t w = {.srv = &srv, .frames_out = before.frames_out + FRAMES};
+    assert_true(th_wait_until(reached_frames_out, &w, 5000));
     gs_net_stats_t after = th_stats(&srv);
     assert_int_equal(after.frames_out - before.frames_out, FRAMES);
     assert_int_equal(after.sends - before.sends, 1);
