@@ -86,16 +86,6 @@ static void pp_main(void *arg) {
     }
 }
 
-typedef struct {
-    th_server_t *srv;
-    uint64_t frames;
-} frames_goal_t;
-
-static int frames_out_reached(void *arg) {
-    frames_goal_t *g = arg;
-    return th_stats(g->srv).frames_out >= g->frames;
-}
-
 static void run_pingpong(const char *name, const gs_net_config_t *cfg, uint32_t nclients,
                          uint32_t rounds, int bytewise) {
     th_server_t srv = {0};
@@ -141,8 +131,7 @@ static void run_pingpong(const char *name, const gs_net_config_t *cfg, uint32_t 
     assert_int_equal(done, (uint64_t)nclients * rounds);
 
     /* The server's view agrees: every frame in once and out once, nothing left queued. */
-    frames_goal_t g = {&srv, done};
-    assert_true(th_wait_until(frames_out_reached, &g, WAIT_MS));
+    assert_true(th_wait_frames_out(&srv, done, WAIT_MS));
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_in, done);
     assert_int_equal(st.frames_out, done);

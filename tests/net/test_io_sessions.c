@@ -24,16 +24,6 @@
 
 #define WAIT_MS 10000
 
-typedef struct {
-    th_server_t *srv;
-    uint64_t frames;
-} frames_goal_t;
-
-static int frames_out_reached(void *arg) {
-    frames_goal_t *g = arg;
-    return th_stats(g->srv).frames_out >= g->frames;
-}
-
 /* ---- gathered sends ----------------------------------------------------------------------- */
 
 #define GATHER_MAX  8
@@ -78,8 +68,7 @@ static void gather_in_order(void **state) {
         for (long k = 4; k < got; k++)
             assert_int_equal(b[k], 'a' + i);
     }
-    frames_goal_t g = {&srv, GATHER_BUFS};
-    assert_true(th_wait_until(frames_out_reached, &g, WAIT_MS));
+    assert_true(th_wait_frames_out(&srv, GATHER_BUFS, WAIT_MS));
     gs_net_stats_t st = th_stats(&srv);
     printf("gather: %d buffers in %llu sends (%llu gathered)\n", GATHER_BUFS,
            (unsigned long long)st.sends, (unsigned long long)st.gathers);
@@ -162,8 +151,7 @@ static void cross_thread_sends(void **state) {
     uint32_t mid = 0;
     assert_int_equal(th_read_frame(fd, &mid, b, sizeof(b), WAIT_MS), 3);
     assert_int_equal(mid, MSG_END);
-    frames_goal_t g = {&srv, XT_THREADS * XT_FRAMES + 1};
-    assert_true(th_wait_until(frames_out_reached, &g, WAIT_MS));
+    assert_true(th_wait_frames_out(&srv, XT_THREADS * XT_FRAMES + 1, WAIT_MS));
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.frames_out, XT_THREADS * XT_FRAMES + 1);
     assert_int_equal(st.bufs_queued, 0);

@@ -17,33 +17,12 @@
 
 #define FRAMES 5
 
-typedef struct {
-    th_server_t *srv;
-    uint64_t frames_in;
-} frames_in_t;
-
-static int reached_frames_in(void *arg) {
-    frames_in_t *w = arg;
-    return th_stats(w->srv).frames_in >= w->frames_in;
-}
-
 /* Write frame i, then wait until the server has taken it, so that each arrives in its own
  * receive completion (its own batch of the loop). */
 static void write_and_wait(th_server_t *srv, int fd, uint32_t i) {
     uint32_t body = i;
     th_write_frame(fd, 100 + i, &body, sizeof(body));
-    frames_in_t w = {.srv = srv, .frames_in = i + 1};
-    assert_true(th_wait_until(reached_frames_in, &w, 5000));
-}
-
-typedef struct {
-    th_server_t *srv;
-    uint64_t frames_out;
-} frames_out_t;
-
-static int reached_frames_out(void *arg) {
-    frames_out_t *w = arg;
-    return th_stats(w->srv).frames_out >= w->frames_out;
+    assert_true(th_wait_frames_in(srv, i + 1, 5000));
 }
 
 static void read_echoes(int fd) {
@@ -73,10 +52,8 @@ static void test_replies_gathered_after_delay(void **state) {
     /* Counted from the first queued echo, the flush cannot come before the delay (the loop's
      * clock has millisecond steps, hence the 1 ms). */
     assert_true(gs_now_ms() - t0 >= 3000 - 1);
-    /* The client can read the bytes before the loop has handled the send's completion, which
-     * is where frames_out is counted. */
-    frames_out_t w = {.srv = &srv, .frames_out = before.frames_out + FRAMES};
-    assert_true(th_wait_until(reached_frames_out, &w, 5000));
+    /* The client can read the bytes before the loop has handled the send's completion. */
+    assert_true(th_wait_frames_out(&srv, before.frames_out + FRAMES, 5000));
     gs_net_stats_t after = th_stats(&srv);
     assert_int_equal(after.frames_out - before.frames_out, FRAMES);
     assert_int_equal(after.sends - before.sends, 1);

@@ -244,4 +244,29 @@ gs_net_stats_t th_stats(th_server_t *srv) {
     return st;
 }
 
+typedef struct {
+    th_server_t *srv;
+    uint64_t n;
+} frames_goal_t;
+
+static int frames_in_reached(void *arg) {
+    frames_goal_t *g = arg;
+    return th_stats(g->srv).frames_in >= g->n;
+}
+
+static int frames_out_reached(void *arg) {
+    frames_goal_t *g = arg;
+    return th_stats(g->srv).frames_out >= g->n;
+}
+
+int th_wait_frames_in(th_server_t *srv, uint64_t n, uint32_t timeout_ms) {
+    frames_goal_t g = {srv, n};
+    return th_wait_until(frames_in_reached, &g, timeout_ms);
+}
+
+int th_wait_frames_out(th_server_t *srv, uint64_t n, uint32_t timeout_ms) {
+    frames_goal_t g = {srv, n};
+    return th_wait_until(frames_out_reached, &g, timeout_ms);
+}
+
 uint64_t th_rss_bytes(void) { return th_os_rss_bytes(); }

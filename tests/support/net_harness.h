@@ -80,6 +80,11 @@ int th_wait_count(_Atomic uint64_t *ctr, uint64_t value, uint32_t timeout_ms);
 
 /* A snapshot of the server's counters. */
 gs_net_stats_t th_stats(th_server_t *srv);
+/* Wait until the server's frames_in (frames_out) count reaches at least n. frames_out is counted
+ * when the loop handles a send's completion, which can come after the client has read the
+ * bytes. Returns 1 if it did. */
+int th_wait_frames_in(th_server_t *srv, uint64_t n, uint32_t timeout_ms);
+int th_wait_frames_out(th_server_t *srv, uint64_t n, uint32_t timeout_ms);
 
 /* Resident set size of this process in bytes (/proc/self/statm; the working set on Windows). */
 uint64_t th_rss_bytes(void);
