@@ -134,8 +134,10 @@ void chat_room_join(gs_ctx_t *ctx, void *data, size_t len) {
     chat_join_result_t res = {.request_id = req->request_id};
     memcpy(res.room_name, req->room, sizeof(res.room_name));
     if (encode_join_reply(ctx, r, req->request_id, &res.reply) != 0) {
-        if (added)
-            r->count--; /* the joiner is the last member */
+        if (added && --r->count == 0) { /* the joiner was the last member, and the only one */
+            r->closed = 1;
+            tell_lobby(ctx, r);
+        }
         chat_join_fail(req, CHAT__ERROR_CODE__ERROR_SERVER_BUSY, "cannot encode the reply");
         return;
     }

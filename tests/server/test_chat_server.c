@@ -25,12 +25,13 @@ typedef struct fx {
  * run_on_io_thread) instead of on two workers. */
 static int g_on_io_thread;
 
-static void start(fx_t *f, const chat_limits_t *lim) {
+static void start_with(fx_t *f, const chat_limits_t *lim, uint32_t max_body) {
     chat_server_config_t cfg = {.host = "127.0.0.1",
                                 .port = 0,
                                 .io_threads = 1,
                                 .workers = 2,
-                                .on_io_thread = g_on_io_thread};
+                                .on_io_thread = g_on_io_thread,
+                                .max_body = max_body};
     chat_limits_default(&cfg.lim);
     if (lim)
         cfg.lim = *lim;
@@ -39,6 +40,8 @@ static void start(fx_t *f, const chat_limits_t *lim) {
     f->reg = gs_msg_registry_create(0);
     assert_int_equal(chat_proto_register(f->reg), 0);
 }
+
+static void start(fx_t *f, const chat_limits_t *lim) { start_with(f, lim, 0); }
 
 static void stop(fx_t *f) {
     gs_app_stats_t st;
@@ -328,6 +331,39 @@ static void test_join_reply_after_session_knows(void **state) {
     stop(&f);
 }
 
+/* A JoinReply too big to encode (here: a long room name and nickname against a small
+ * max_body; in production, a member list past it) refuses the join with an error and leaves no
+ * trace: the room it would have created closes again, and the session can join elsewhere. */
+static void test_join_reply_too_big(void **state) {
+    (void)state;
+    fx_t f;
+    start_with(&f, NULL, 48);
+    int a = login(&f, "alice"), b = login(&f, "bob");
+    join(&f, a, 2, "r", 1);
+    join(&f, b, 2, "r", 2);
+    expect_event(&f, a, "r", "bob", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
+    /* Request id, a 30-character room and a 16-character nickname: over 48 bytes. */
+    int d = login(&f, "dddddddddddddddd");
+    send_join(d, 3, "abcdefghijabcdefghijabcdefghij");
+    expect_error(&f, d, 3, CHAT__ERROR_CODE__ERROR_SERVER_BUSY);
+    /* The failed join is forgotten by d's session; "r" with three names still fits. */
+    join(&f, d, 4, "r", 3);
+    expect_event(&f, a, "r", "dddddddddddddddd", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
+    expect_event(&f, b, "r", "dddddddddddddddd", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
+    Chat__RoomListRequest lr = CHAT__ROOM_LIST_REQUEST__INIT;
+    lr.request_id = 5;
+    tc_send(d, &lr.base);
+    Chat__RoomList *rl = (Chat__RoomList *)tc_expect(d, f.reg, &chat__room_list__descriptor);
+    assert_int_equal(rl->n_rooms, 1); /* the room of the failed join closed again */
+    assert_string_equal(rl->rooms[0]->name, "r");
+    assert_int_equal(rl->rooms[0]->members, 3);
+    free_msg(&rl->base);
+    th_close(a);
+    th_close(b);
+    th_close(d);
+    stop(&f); /* every room emptied and forgotten */
+}
+
 static void test_whisper(void **state) {
     (void)state;
     fx_t f;
@@ -461,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_flood_cut_others_served),
         cmocka_unit_test(test_join_reply_after_session_knows),
+        cmocka_unit_test(test_join_reply_too_big),
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
     g_on_io_thread = 1;
