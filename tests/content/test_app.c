@@ -185,8 +185,29 @@ static uint64_t handled(void *arg) {
     gs_app_stats(((fixture_t *)arg)->app, &st);
     return st.messages;
 }
-static int handled_2(void *arg) { return handled(arg) >= 2; }
-static int handled_4(void *arg) { return handled(arg) >= 4; }
+typedef struct {
+    fixture_t *f;
+    uint64_t n;
+} handled_goal_t;
+static int handled_n(void *arg) {
+    handled_goal_t *g = arg;
+    return handled(g->f) >= g->n;
+}
+
+/* Connect n clients (n <= 16) and learn their session ids. A round trip each: the session is
+ * open and its id recorded by the open handler. The client can read a Pong before the worker
+ * that sent it has counted the send: the handler (and its counting) is over only once
+ * `messages` says so, so that is waited for too. */
+static void connect_known(fixture_t *f, int *fds, gs_session_id_t *ids, int n) {
+    for (int i = 0; i < n; i++) {
+        fds[i] = th_connect(f->port);
+        ping(fds[i], 1, 1);
+        expect_pong(fds[i], 1, 1);
+        ids[i] = atomic_load(&f->ids[i]);
+    }
+    handled_goal_t g = {f, (uint64_t)n};
+    assert_true(th_wait_until(handled_n, &g, 5000));
+}
 static int handled_1600(void *arg) { return handled(arg) >= 1600; }
 
 static void test_ping_pong_in_order(void **state) {
@@ -352,16 +373,7 @@ static void test_broadcast_from_user_thread(void **state) {
     start(&f, NULL);
     int fds[4];
     bc_arg_t b = {.app = f.app};
-    for (int i = 0; i < 4; i++) {
-        fds[i] = th_connect(f.port);
-        /* A round trip: the session is open and its id recorded by the open handler. */
-        ping(fds[i], 1, 1);
-        expect_pong(fds[i], 1, 1);
-        b.ids[i] = atomic_load(&f.ids[i]);
-    }
-    /* The client can read a Pong before the worker that sent it has counted the send: the
-     * handler (and its counting) is over only once `messages` says so. */
-    assert_true(th_wait_until(handled_4, &f, 5000));
+    connect_known(&f, fds, b.ids, 4);
     gs_app_stats_t before = stats(&f);
     gs_thread_t *t;
     assert_int_equal(gs_thread_start(&t, broadcaster, &b, "bcast"), 0);
@@ -386,13 +398,7 @@ static void test_encode_then_send_packet(void **state) {
     start(&f, NULL);
     int fds[2];
     gs_session_id_t ids[2];
-    for (int i = 0; i < 2; i++) {
-        fds[i] = th_connect(f.port);
-        ping(fds[i], 1, 1);
-        expect_pong(fds[i], 1, 1);
-        ids[i] = atomic_load(&f.ids[i]);
-    }
-    assert_true(th_wait_until(handled_2, &f, 5000));
+    connect_known(&f, fds, ids, 2);
     gs_app_stats_t before = stats(&f);
     Chat__Pong p = CHAT__PONG__INIT;
     p.request_id = 77;
