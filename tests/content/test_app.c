@@ -52,6 +52,17 @@ static void expect_pong(int fd, uint32_t req, uint64_t t) {
     protobuf_c_message_free_unpacked(&p->base, NULL);
 }
 
+/* rounds Pings on each of n connections, interleaved, then every Pong back on each connection
+ * in request order: each session's jobs ran serially, in order. */
+static void pings_in_order(const int *fds, int n, uint32_t rounds) {
+    for (uint32_t k = 1; k <= rounds; k++)
+        for (int i = 0; i < n; i++)
+            ping(fds[i], k, (uint64_t)i << 32 | k);
+    for (uint32_t k = 1; k <= rounds; k++)
+        for (int i = 0; i < n; i++)
+            expect_pong(fds[i], k, (uint64_t)i << 32 | k);
+}
+
 /* ---- server side -------------------------------------------------------------------------- */
 
 typedef struct fixture {
@@ -208,7 +219,6 @@ static void connect_known(fixture_t *f, int *fds, gs_session_id_t *ids, int n) {
     handled_goal_t g = {f, (uint64_t)n};
     assert_true(th_wait_until(handled_n, &g, 5000));
 }
-static int handled_1600(void *arg) { return handled(arg) >= 1600; }
 
 static void test_ping_pong_in_order(void **state) {
     (void)state;
@@ -217,15 +227,10 @@ static void test_ping_pong_in_order(void **state) {
     int fds[8];
     for (int i = 0; i < 8; i++)
         fds[i] = th_connect(f.port);
-    for (uint32_t k = 1; k <= 200; k++)
-        for (int i = 0; i < 8; i++)
-            ping(fds[i], k, (uint64_t)i << 32 | k);
-    /* Each session's replies come back in request order: its jobs ran serially, in order. */
-    for (uint32_t k = 1; k <= 200; k++)
-        for (int i = 0; i < 8; i++)
-            expect_pong(fds[i], k, (uint64_t)i << 32 | k);
+    pings_in_order(fds, 8, 200);
     /* The last Pongs can arrive before their handlers have returned and been counted. */
-    assert_true(th_wait_until(handled_1600, &f, 5000));
+    handled_goal_t g = {&f, 1600};
+    assert_true(th_wait_until(handled_n, &g, 5000));
     gs_app_stats_t st = stats(&f);
     assert_int_equal(st.messages, 1600);
     assert_int_equal(st.encodes, 1600);
@@ -490,12 +495,7 @@ static void test_jobs_on_io_thread(void **state) {
     int fds[4];
     for (int i = 0; i < 4; i++)
         fds[i] = th_connect(f.port);
-    for (uint32_t k = 1; k <= 100; k++)
-        for (int i = 0; i < 4; i++)
-            ping(fds[i], k, (uint64_t)i << 32 | k);
-    for (uint32_t k = 1; k <= 100; k++)
-        for (int i = 0; i < 4; i++)
-            expect_pong(fds[i], k, (uint64_t)i << 32 | k);
+    pings_in_order(fds, 4, 100);
     /* A timer thread's post must wake the IO thread (nothing else would). */
     gs_actor_t *a = gs_app_session_actor(f.app, atomic_load(&f.ids[0]));
     assert_non_null(a);
