@@ -467,6 +467,17 @@ static void tick(gs_ctx_t *ctx, void *data, size_t len) {
 
 static int ticked(void *arg) { return atomic_load(&((fixture_t *)arg)->timer_runs) >= 3; }
 
+/* A repeating timer posting to the first session's actor runs (until cancelled). */
+static void timer_ticks_on_first_session(fixture_t *f) {
+    gs_actor_t *a = gs_app_session_actor(f->app, atomic_load(&f->ids[0]));
+    assert_non_null(a);
+    gs_timer_id_t t = gs_app_timer(f->app, a, 5, 5, tick, &f, sizeof(f));
+    assert_true(t != 0);
+    gs_actor_unref(a);
+    assert_true(th_wait_until(ticked, f, 5000));
+    assert_int_equal(gs_app_timer_cancel(f->app, t), 0);
+}
+
 static void test_timer_on_session_actor(void **state) {
     (void)state;
     fixture_t f;
@@ -474,14 +485,7 @@ static void test_timer_on_session_actor(void **state) {
     int fd = th_connect(f.port);
     ping(fd, 1, 1);
     expect_pong(fd, 1, 1);
-    gs_actor_t *a = gs_app_session_actor(f.app, atomic_load(&f.ids[0]));
-    assert_non_null(a);
-    fixture_t *fp = &f;
-    gs_timer_id_t t = gs_app_timer(f.app, a, 5, 5, tick, &fp, sizeof(fp));
-    assert_true(t != 0);
-    gs_actor_unref(a);
-    assert_true(th_wait_until(ticked, &f, 5000));
-    assert_int_equal(gs_app_timer_cancel(f.app, t), 0);
+    timer_ticks_on_first_session(&f);
     th_close(fd);
     stop(&f);
 }
@@ -497,14 +501,7 @@ static void test_jobs_on_io_thread(void **state) {
         fds[i] = th_connect(f.port);
     pings_in_order(fds, 4, 100);
     /* A timer thread's post must wake the IO thread (nothing else would). */
-    gs_actor_t *a = gs_app_session_actor(f.app, atomic_load(&f.ids[0]));
-    assert_non_null(a);
-    fixture_t *fp = &f;
-    gs_timer_id_t t = gs_app_timer(f.app, a, 5, 5, tick, &fp, sizeof(fp));
-    assert_true(t != 0);
-    gs_actor_unref(a);
-    assert_true(th_wait_until(ticked, &f, 5000));
-    assert_int_equal(gs_app_timer_cancel(f.app, t), 0);
+    timer_ticks_on_first_session(&f);
     assert_int_equal(atomic_load(&f.thread_errors), 0);
     assert_int_equal(atomic_load(&f.off_io_thread), 0);
     assert_true(atomic_load(&f.handler_thread) != 0);
