@@ -300,6 +300,13 @@ static void test_join_reply_after_session_knows(void **state) {
      * answers a ping. */
     close_gate_on(f.s.lobby, &lobby_gate);
     send_join(a, 2, "lobby");
+    /* A chat before the reply is refused, and says why. */
+    send_chat(a, 9, "lobby", "too early", 1);
+    Chat__Error *e = (Chat__Error *)tc_expect(a, f.reg, &chat__error__descriptor);
+    assert_int_equal(e->request_id, 9);
+    assert_int_equal(e->code, CHAT__ERROR_CODE__ERROR_NOT_IN_ROOM);
+    assert_string_equal(e->detail, "join still in progress");
+    free_msg(&e->base);
     ping(&f, a, 3);
     /* Hold the session (the other worker), then let the lobby and the room go on. */
     close_gate_on(session, &session_gate);
