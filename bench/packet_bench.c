@@ -649,6 +649,17 @@ int main(int argc, char **argv) {
             print_target("decode into arena vs default allocator", med[i], 1.5);
     }
 
+    /* Recycling: how many allocations each carved block served over the whole run. This depends
+     * on how far the consumer thread lags behind the producer, which is scheduling, so it is a
+     * figure here and not an assertion in tests/packet/test_pool.c. */
+    gs_pool_stats_t pst;
+    gs_pool_stats(env.pool, &pst);
+    printf("# pool recycling: %llu allocations from %llu carved blocks (%.0f allocations per "
+           "block), high water %llu\n",
+           (unsigned long long)pst.allocs, (unsigned long long)pst.blocks_total,
+           pst.blocks_total ? (double)pst.allocs / (double)pst.blocks_total : 0.0,
+           (unsigned long long)pst.high_water);
+
     printf("{\"runs\":%d,\"min_ms\":%.0f,\"pinned\":%s,\"cases\":{", runs, min_ms,
            env.pinned && main_pinned ? "true" : "false");
     const char *sep = "";

@@ -119,6 +119,10 @@ static void test_cap_refuses_then_recovers(void **state) {
 /* ---- cross-thread ------------------------------------------------------------------------- */
 
 enum { XT_PRODUCERS = 3, XT_PER_PRODUCER = 60000 };
+/* Blocks a producer may have allocated and not yet seen freed. The window makes the number of
+ * live blocks a property of the test rather than of how far the scheduler lets the consumer fall
+ * behind, so the pool's growth has a bound that holds on any machine (docs/testing.md). */
+enum { XT_WINDOW = 64, XT_CACHE_MAX = 64, XT_SLAB_BYTES = 64 * 1024 };
 
 typedef struct xt_node {
     gs_mpsc_node_t link;
@@ -129,6 +133,7 @@ typedef struct xt {
     gs_pool_t *pool;
     gs_mpsc_t q;
     _Atomic int producers_done;
+    _Atomic uint32_t live[XT_PRODUCERS]; /* allocated by producer i, not yet freed */
     uint64_t freed;
     uint64_t bad;
 } xt_t;
@@ -143,8 +148,11 @@ static void producer(void *arg) {
     for (uint32_t i = 0; i < XT_PER_PRODUCER; i++) {
         uint32_t size = 32 + (i * 7919u) % 6000; /* three classes */
         xt_node_t *n;
+        while (atomic_load(&a->xt->live[a->id]) >= XT_WINDOW)
+            gs_thread_yield(); /* the consumer is behind: wait for it rather than grow the pool */
         while ((n = gs_pool_alloc(a->xt->pool, size)) == NULL)
             ; /* cannot happen without a cap; the test asserts failures == 0 */
+        atomic_fetch_add(&a->xt->live[a->id], 1);
         n->producer = a->id;
         n->seq = i;
         n->size = size;
@@ -171,14 +179,17 @@ static void consumer(void *arg) {
         if (n->seq != next_seq[n->producer]++ || body[0] != n->producer + 1 ||
             body[n->size - sizeof(*n) - 1] != n->producer + 1)
             xt->bad++;
+        uint32_t producer = n->producer;
         gs_pool_free(n);
+        atomic_fetch_sub(&xt->live[producer], 1);
         xt->freed++;
     }
 }
 
 static void test_cross_thread_alloc_free(void **state) {
     (void)state;
-    xt_t xt = {.pool = gs_pool_create(NULL)};
+    xt_t xt = {.pool = gs_pool_create(
+                   &(gs_pool_config_t){.cache_max = XT_CACHE_MAX, .slab_bytes = XT_SLAB_BYTES})};
     gs_mpsc_init(&xt.q);
     gs_thread_t *threads[XT_PRODUCERS + 1];
     xt_arg_t args[XT_PRODUCERS];
@@ -197,8 +208,21 @@ static void test_cross_thread_alloc_free(void **state) {
     assert_int_equal(st.allocs, (uint64_t)XT_PRODUCERS * XT_PER_PRODUCER);
     /* The threads have exited: their caches were retired and their counters kept. */
     assert_int_equal(st.threads, 0);
-    /* Blocks are recycled: far fewer blocks than allocations were ever created. */
-    assert_true(st.blocks_total < st.allocs / 10);
+    /* Blocks are recycled, whatever the scheduling: a class grows only when a thread finds its
+     * cache and the shared stack empty, so every block of the class is then live (at most the
+     * producers' windows, plus the one the consumer holds), in a thread's cache (at most
+     * cache_max), or in a batch on its way to the stack (at most one per thread); and each of the
+     * threads may be carving a slab at that moment. How many blocks recycling saves on a real
+     * hand-off is a figure of bench/packet_bench.sh, not a test. */
+    const uint64_t threads_n = XT_PRODUCERS + 1;
+    for (int c = 0; c < GS_POOL_CLASSES; c++) {
+        uint64_t per_slab = XT_SLAB_BYTES / (16u + sizes[c]);
+        uint64_t bound = (uint64_t)XT_PRODUCERS * XT_WINDOW + 1 +
+                         threads_n * (XT_CACHE_MAX + XT_CACHE_MAX / 2) + threads_n * per_slab;
+        if (st.classes[c].blocks_total > bound)
+            fail_msg("class %d: %llu blocks carved, bound %llu", c,
+                     (unsigned long long)st.classes[c].blocks_total, (unsigned long long)bound);
+    }
     gs_pool_destroy(xt.pool);
 }
 
