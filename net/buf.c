@@ -17,10 +17,16 @@ gs_buf_t *gs_buf_alloc(uint32_t len) {
     heap_buf_t *h = malloc(sizeof(*h) + (len ? len : 1));
     if (!h)
         return NULL;
+    /* Not gs_buf_init: gcc 12 takes its const pointer to the bytes not yet written for a read
+     * of uninitialised memory (-Wmaybe-uninitialized). */
     h->buf.data = h->bytes;
     h->buf.len = len;
     atomic_init(&h->buf.refs, 1);
+    atomic_init(&h->buf.qlink_busy, 0);
     h->buf.release = heap_release;
+    /* What malloc was asked for. */
+    size_t held = sizeof(*h) + (len ? len : 1);
+    h->buf.charge = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
     return &h->buf;
 }
 

@@ -28,23 +28,33 @@ enum {
 };
 
 /* A queued buffer reference: the per-(session, buffer) link, since one buffer may sit in many
- * sessions' queues when broadcast. gs_session_send mallocs one; gs_session_send_many takes all
- * of a broadcast's nodes from one block, freed when the last of them is consumed. */
-typedef struct gs__node_block gs__node_block_t;
-typedef struct gs__send_node {
-    gs_mpsc_node_t link;
-    gs_buf_t *buf;
-    gs__node_block_t *block; /* NULL: malloc'd alone */
-} gs__send_node_t;
-
-struct gs__node_block {
+ * sessions' queues when broadcast. The first session to queue a buffer uses the link embedded in
+ * it (kind == buf: no allocation); another session queueing it while that link is busy gets one
+ * malloc'd alone (kind NULL); gs_session_send_many takes all of a broadcast's links from one
+ * block (kind = the block), freed when the last of them is consumed. */
+typedef gs__buf_qlink_t gs__send_node_t;
+typedef struct gs__node_block {
     _Atomic size_t left; /* nodes not yet consumed or dropped */
     gs__send_node_t nodes[];
-};
+} gs__node_block_t;
 
-/* Any thread: a node has been consumed (sent or dropped); free it or its share of the block. */
+static inline int gs__send_node_embedded(const gs__send_node_t *n) { return n->kind == n->buf; }
+
+/* What a queued node holds, as charged to the session's queue at send: the buffer's charge plus
+ * the link when it was allocated for it. */
+static inline uint64_t gs__send_node_charge(const gs__send_node_t *n) {
+    return (uint64_t)n->buf->charge + (gs__send_node_embedded(n) ? 0 : sizeof(gs__send_node_t));
+}
+
+/* Any thread: a node has been consumed (sent or dropped); free it or its share of the block.
+ * Call it while the buffer is still referenced (an embedded link lives in the buffer). */
 static inline void gs__send_node_free(gs__send_node_t *n) {
-    gs__node_block_t *b = n->block;
+    if (gs__send_node_embedded(n)) {
+        /* Release: the link's last use (the pop) happens before another sender claims it. */
+        atomic_store_explicit(&n->buf->qlink_busy, 0, memory_order_release);
+        return;
+    }
+    gs__node_block_t *b = n->kind;
     if (!b)
         free(n);
     else if (atomic_fetch_sub_explicit(&b->left, 1, memory_order_acq_rel) == 1)
@@ -65,6 +75,7 @@ struct gs__send_req {
     uint32_t nbufs;     /* buffers in this send */
     uint32_t iov_first; /* first iov not fully sent (short sends advance it) */
     uint64_t bytes;     /* total bytes of all buffers */
+    uint64_t charged;   /* what they were charged to the session's queue (gs__send_node_charge) */
     uint64_t sent;      /* bytes acknowledged so far */
     /* backend scratch (io_uring: struct msghdr; IOCP: the send's OVERLAPPED) */
     _Alignas(16) unsigned char port_space[64];
@@ -119,6 +130,14 @@ static inline uint64_t gs__ctr_get(gs__ctr_t *c) {
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* The bytes_queued / bufs_queued gauges of one loop's sessions: added to by any sending thread
+ * (atomic read-modify-write on the loop's line, not a net-wide one), taken off by the loop thread
+ * alone when buffers complete or are dropped. Summed on read. */
+typedef struct gs__loop_gauges {
+    _Alignas(GS_CACHELINE) _Atomic uint64_t bufs_in, bytes_in;
+    gs__ctr_t bufs_out, bytes_out;
+} gs__loop_gauges_t;
+
 typedef struct gs__loop_stats {
     gs__ctr_t accepts, accept_refused, connects, sessions_total, sessions_closed;
     gs__ctr_t bytes_in, bytes_out, frames_in, frames_out, sends, gathers, short_sends;
@@ -145,6 +164,7 @@ struct gs__loop {
     gs__session_t *deferred;                /* flushes that found a half-pushed queue: next pass */
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;
+    gs__loop_gauges_t q;
     _Alignas(GS_CACHELINE) gs_mpsc_t inbox;
     _Alignas(GS_CACHELINE) _Atomic uint32_t wake_pending;
 };
@@ -170,7 +190,7 @@ struct gs_net {
     _Atomic int started, stopping;
     int stopped;
     uint32_t flush_ms; /* gs_net_stop's flush window */
-    _Atomic uint64_t bufs_queued, bytes_queued, unsent;
+    _Atomic uint64_t unsent;
 };
 
 /* The loop whose thread is running the caller, or NULL on any other thread. */

@@ -245,7 +245,7 @@ static gs__session_t *acquire(gs_net_t *net, gs_session_id_t id) {
 }
 
 /* The checks of a send, in this order: the id, the session not closing, the hard limit with
- * buf's bytes counted in its queue. Returns the session with a reference held, or NULL with the
+ * buf's charge counted in its queue. Returns the session with a reference held, or NULL with the
  * error in *rc; buf is only read once the session is known, so a refused send never touches it. */
 static gs__session_t *admit(gs_net_t *net, gs_session_id_t id, const gs_buf_t *buf, int *rc) {
     gs__session_t *s = acquire(net, id);
@@ -258,10 +258,10 @@ static gs__session_t *admit(gs_net_t *net, gs_session_id_t id, const gs_buf_t *b
         *rc = GS_ECLOSING;
         return NULL;
     }
-    uint64_t len = buf->len;
-    uint64_t q = atomic_fetch_add_explicit(&s->queued_bytes, len, memory_order_relaxed) + len;
+    uint64_t charge = buf->charge;
+    uint64_t q = atomic_fetch_add_explicit(&s->queued_bytes, charge, memory_order_relaxed) + charge;
     if (net->cfg.send_hard_limit != UINT32_MAX && q > net->cfg.send_hard_limit) {
-        atomic_fetch_sub_explicit(&s->queued_bytes, len, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&s->queued_bytes, charge, memory_order_relaxed);
         gs__session_request_close(s, GS_CLOSE_SEND_QUEUE_HARD);
         gs__session_put(s);
         *rc = GS_ESENDQ;
@@ -277,14 +277,10 @@ static void enqueue(gs__session_t *s, gs__send_node_t *node) {
     gs__session_put(s);
 }
 
-static void gauges_add(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
-    atomic_fetch_add_explicit(&net->bufs_queued, bufs, memory_order_relaxed);
-    atomic_fetch_add_explicit(&net->bytes_queued, bytes, memory_order_relaxed);
-}
-
-static void gauges_sub(gs_net_t *net, uint64_t bufs, uint64_t bytes) {
-    atomic_fetch_sub_explicit(&net->bufs_queued, bufs, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&net->bytes_queued, bytes, memory_order_relaxed);
+/* The session's loop's queue gauges: any thread adds; its loop takes off (gs__loop_gauges_t). */
+static void gauges_add(gs__session_t *s, uint64_t bufs, uint64_t bytes) {
+    atomic_fetch_add_explicit(&s->loop->q.bufs_in, bufs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->loop->q.bytes_in, bytes, memory_order_relaxed);
 }
 
 int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
@@ -292,17 +288,28 @@ int gs_session_send(gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
     gs__session_t *s = admit(net, id, buf, &rc);
     if (!s)
         return rc;
-    gs__send_node_t *node = malloc(sizeof(*node));
-    if (!node) {
-        atomic_fetch_sub_explicit(&s->queued_bytes, buf->len, memory_order_relaxed);
-        gs__session_put(s);
-        return GS_ENOMEM;
+    gs__send_node_t *node;
+    if (atomic_exchange_explicit(&buf->qlink_busy, 1, memory_order_acquire) == 0) {
+        /* Acquire: pairs with the release in gs__send_node_free, so the previous queue's last
+         * use of the link happens before this one. */
+        node = &buf->qlink;
+        node->kind = buf;
+    } else {
+        node = malloc(sizeof(*node));
+        if (!node) {
+            atomic_fetch_sub_explicit(&s->queued_bytes, buf->charge, memory_order_relaxed);
+            gs__session_put(s);
+            return GS_ENOMEM;
+        }
+        node->kind = NULL;
+        /* The link is memory this queue holds too; it is not checked against the hard limit
+         * (admit already was), only counted, and given back with the buffer. */
+        atomic_fetch_add_explicit(&s->queued_bytes, sizeof(*node), memory_order_relaxed);
     }
     node->buf = buf;
-    node->block = NULL;
     /* Reference and gauges before the push: the IO thread may send and release at once. */
     gs_buf_ref(buf);
-    gauges_add(net, 1, buf->len);
+    gauges_add(s, 1, gs__send_node_charge(node));
     enqueue(s, node);
     return 0;
 }
@@ -318,11 +325,10 @@ int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs
     gs__node_block_t *block = malloc(sizeof(*block) + n * sizeof(gs__send_node_t));
     if (!block)
         return GS_ENOMEM;
-    /* Every reference, gauge and node up front, as in gs_session_send; what a target refused is
-     * given back at the end, when the caller's own reference still keeps the buffer alive. */
+    /* Every reference up front, as in gs_session_send; what a target refused is given back at
+     * the end, when the caller's own reference still keeps the buffer alive. */
     atomic_init(&block->left, n);
     atomic_fetch_add_explicit(&buf->refs, (uint32_t)n, memory_order_relaxed);
-    gauges_add(net, n, (uint64_t)n * buf->len);
     size_t ok = 0;
     for (size_t i = 0; i < n; i++) {
         int rc;
@@ -331,12 +337,13 @@ int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs
             continue;
         gs__send_node_t *node = &block->nodes[ok++];
         node->buf = buf;
-        node->block = block;
+        node->kind = block;
+        atomic_fetch_add_explicit(&s->queued_bytes, sizeof(*node), memory_order_relaxed);
+        gauges_add(s, 1, gs__send_node_charge(node));
         enqueue(s, node);
     }
     size_t unused = n - ok;
     if (unused) {
-        gauges_sub(net, unused, (uint64_t)unused * buf->len);
         if (atomic_fetch_sub_explicit(&buf->refs, (uint32_t)unused, memory_order_acq_rel) == unused)
             buf->release(buf); /* only if the caller broke the rule and held no reference */
         if (atomic_fetch_sub_explicit(&block->left, unused, memory_order_acq_rel) == unused)
@@ -441,8 +448,20 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];
     out->sessions_open =
         out->sessions_total + failed >= closed ? out->sessions_total + failed - closed : 0;
-    out->bufs_queued = atomic_load_explicit(&net->bufs_queued, memory_order_relaxed);
-    out->bytes_queued = atomic_load_explicit(&net->bytes_queued, memory_order_relaxed);
+    /* Out before in, so that a snapshot under load errs high rather than low (a buffer is added
+     * before it can be taken off); clamped at 0. Exact once traffic stops. */
+    uint64_t bufs_out = 0, bytes_out = 0, bufs_in = 0, bytes_in = 0;
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        bufs_out += gs__ctr_get(&net->loops[i].q.bufs_out);
+        bytes_out += gs__ctr_get(&net->loops[i].q.bytes_out);
+    }
+    atomic_thread_fence(memory_order_acquire);
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        bufs_in += atomic_load_explicit(&net->loops[i].q.bufs_in, memory_order_relaxed);
+        bytes_in += atomic_load_explicit(&net->loops[i].q.bytes_in, memory_order_relaxed);
+    }
+    out->bufs_queued = bufs_in >= bufs_out ? bufs_in - bufs_out : 0;
+    out->bytes_queued = bytes_in >= bytes_out ? bytes_in - bytes_out : 0;
 }
 
 const gs_net_config_t *gs_net_config(gs_net_t *net) { return &net->cfg; }

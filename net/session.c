@@ -40,13 +40,13 @@ static void inbox_post(gs__session_t *s, uint32_t flag) {
     gs__port_wake(s->loop);
 }
 
-static void release_bufs(gs__session_t *s, gs_buf_t **bufs, uint32_t n, uint64_t bytes) {
-    gs_net_t *net = s->net;
+/* Loop thread: n buffers that were charged `charged` to the session's queue are done with. */
+static void release_bufs(gs__session_t *s, gs_buf_t **bufs, uint32_t n, uint64_t charged) {
     for (uint32_t i = 0; i < n; i++)
         gs_buf_unref(bufs[i]);
-    atomic_fetch_sub_explicit(&s->queued_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&net->bufs_queued, n, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&net->bytes_queued, bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->queued_bytes, charged, memory_order_relaxed);
+    gs__ctr_add(&s->loop->q.bufs_out, n);
+    gs__ctr_add(&s->loop->q.bytes_out, charged);
 }
 
 void gs__session_release(gs__session_t *s) {
@@ -65,9 +65,10 @@ void gs__session_release(gs__session_t *s) {
     gs_mpsc_node_t *n;
     while ((n = gs_mpsc_pop(&s->sendq)) != NULL) {
         gs__send_node_t *node = gs_container_of(n, gs__send_node_t, link);
-        uint64_t len = node->buf->len;
-        release_bufs(s, &node->buf, 1, len);
-        gs__send_node_free(node);
+        gs_buf_t *buf = node->buf;
+        uint64_t charged = gs__send_node_charge(node);
+        gs__send_node_free(node); /* before the unref: an embedded link lives in the buffer */
+        release_bufs(s, &buf, 1, charged);
         dropped++;
     }
     if (atomic_load_explicit(&net->stopping, memory_order_relaxed))
@@ -208,11 +209,12 @@ static void start_send(gs__session_t *s) {
         return;
     }
     uint32_t n = 0, max = loop->net->cfg.gather_max;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, charged = 0;
     gs_mpsc_node_t *mn;
     while (n < max && (mn = gs_mpsc_pop(&s->sendq)) != NULL) {
         gs__send_node_t *node = gs_container_of(mn, gs__send_node_t, link);
         gs_buf_t *b = node->buf;
+        charged += gs__send_node_charge(node);
         gs__send_node_free(node);
         req->bufs[n] = b;
         req->iov[n].base = (void *)(uintptr_t)b->data;
@@ -241,6 +243,7 @@ static void start_send(gs__session_t *s) {
     req->nbufs = n;
     req->iov_first = 0;
     req->bytes = bytes;
+    req->charged = charged;
     req->sent = 0;
     gs__ctr_add(&loop->st.sends, 1);
     if (n > 1)
@@ -248,7 +251,7 @@ static void start_send(gs__session_t *s) {
     gs__session_ref(s); /* the operation's reference */
     int rc = gs__port_send(s, req);
     if (rc != 0) {
-        release_bufs(s, req->bufs, n, bytes);
+        release_bufs(s, req->bufs, n, charged);
         gs__req_put(loop, req);
         gs__session_close(s, rc == GS_ENOMEM ? GS_CLOSE_NOMEM : GS_CLOSE_RESET);
         gs__session_put(s);
@@ -268,7 +271,7 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
     gs__loop_t *loop = s->loop;
     if (result < 0) {
         send_failed_accounting(s, req);
-        release_bufs(s, req->bufs, req->nbufs, req->bytes);
+        release_bufs(s, req->bufs, req->nbufs, req->charged);
         gs__req_put(loop, req);
         gs__session_close(s, GS_CLOSE_RESET);
         return;
@@ -298,13 +301,13 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
         }
         /* Closed meanwhile, or the repost failed: the rest is dropped. */
         send_failed_accounting(s, req);
-        release_bufs(s, req->bufs, req->nbufs, req->bytes);
+        release_bufs(s, req->bufs, req->nbufs, req->charged);
         gs__req_put(loop, req);
         gs__session_close(s, GS_CLOSE_RESET);
         return;
     }
     gs__ctr_add(&loop->st.frames_out, req->nbufs);
-    release_bufs(s, req->bufs, req->nbufs, req->bytes);
+    release_bufs(s, req->bufs, req->nbufs, req->charged);
     gs__req_put(loop, req);
     /* Still own the flag: send what queued up meanwhile, at the end of this batch. */
     flush_add(s);

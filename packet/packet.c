@@ -18,6 +18,9 @@ gs_packet_t *gs_packet_alloc(gs_pool_t *pool, uint32_t body_cap) {
     p->cap = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
     p->msg_id = 0;
     gs_buf_init(&p->buf, p->frame, GS_FRAME_HEADER_SIZE, packet_release);
+    /* A queued packet holds its whole block, whatever its length (gs_buf_t: charge). */
+    size_t held = gs_pool_block_footprint(p);
+    p->buf.charge = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
     gs_frame_header_write(p->frame, 0, 0);
     return p;
 }

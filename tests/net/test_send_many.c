@@ -2,7 +2,9 @@
 /* gs_session_send_many over real sockets: every live target gets the bytes exactly once, stale
  * targets are skipped and counted out, the buffer is released once after the last send, the
  * node block is freed (LSan in the asan build) and the queue gauges return to 0; several threads
- * broadcasting to the same sessions keep each thread's order. */
+ * broadcasting to the same sessions keep each thread's order. Also the queue's memory charges
+ * (gs_buf_t: a buffer counts with its charge, plus a link when its own is busy) against the hard
+ * limit, and one buffer's embedded queue link handed between threads sending it at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,14 +45,16 @@ typedef struct {
     gs_session_id_t ids[CLIENTS];
 } fixture_t;
 
-static void fixture_start(fixture_t *f) {
+static void fixture_start_cfg(fixture_t *f, const gs_net_config_t *cfg) {
     memset(f, 0, sizeof(*f));
-    th_server_start(&f->srv, NULL, TH_SINK, 0);
+    th_server_start(&f->srv, cfg, TH_SINK, 0);
     for (unsigned i = 0; i < CLIENTS; i++) {
         f->fds[i] = th_connect(f->srv.port);
         f->ids[i] = th_server_session(&f->srv, i);
     }
 }
+
+static void fixture_start(fixture_t *f) { fixture_start_cfg(f, NULL); }
 
 static void fixture_stop(fixture_t *f) {
     for (unsigned i = 0; i < CLIENTS; i++)
@@ -175,11 +179,113 @@ static void test_threads_keep_order(void **state) {
     fixture_stop(&f);
 }
 
+static uint64_t queued(fixture_t *f, unsigned i) {
+    uint64_t q = UINT64_MAX;
+    assert_int_equal(gs_session_queued_bytes(f->srv.net, f->ids[i], &q), 0);
+    return q;
+}
+
+/* Sends wait out a 60 s send delay, so nothing leaves before the stop and every queue holds
+ * exactly what was charged to it: the buffer's charge (4096 here for 16 wire bytes, as a pooled
+ * block would) for the first queue, which uses the buffer's own link; the charge plus an
+ * allocated link for a queue that found the link busy, and for a broadcast's. The hard limit
+ * counts the same charges. */
+static void test_queue_charges(void **state) {
+    (void)state;
+    const uint64_t C = 4096, L = sizeof(gs__buf_qlink_t);
+    gs_net_config_t cfg = {0};
+    cfg.send_delay_ms = 60000;
+    cfg.send_hard_limit = (uint32_t)(3 * C + L + 100);
+    cfg.send_soft_limit = UINT32_MAX;
+    fixture_t f;
+    fixture_start_cfg(&f, &cfg);
+    static counted_buf_t c;
+    counted_init(&c, 11, 0, 0);
+    c.buf.charge = (uint32_t)C;
+
+    assert_int_equal(gs_session_send(f.srv.net, f.ids[0], &c.buf), 0);
+    assert_int_equal(queued(&f, 0), C);
+    assert_int_equal(gs_session_send(f.srv.net, f.ids[0], &c.buf), 0); /* own link is busy */
+    assert_int_equal(queued(&f, 0), 2 * C + L);
+    assert_int_equal(gs_session_send(f.srv.net, f.ids[1], &c.buf), 0);
+    assert_int_equal(queued(&f, 1), C + L);
+    size_t sent = 0;
+    assert_int_equal(gs_session_send_many(f.srv.net, &f.ids[2], 1, &c.buf, &sent), 0);
+    assert_int_equal(sent, 1);
+    assert_int_equal(queued(&f, 2), C + L);
+    gs_net_stats_t st = th_stats(&f.srv);
+    assert_int_equal(st.bufs_queued, 4);
+    assert_int_equal(st.bytes_queued, 4 * C + 3 * L);
+
+    /* Session 0: the third copy fits (3C + L + its link), the fourth passes the limit. */
+    assert_int_equal(gs_session_send(f.srv.net, f.ids[0], &c.buf), 0);
+    assert_int_equal(queued(&f, 0), 3 * C + 2 * L);
+    assert_int_equal(gs_session_send(f.srv.net, f.ids[0], &c.buf), GS_ESENDQ);
+    assert_int_equal(atomic_load(&c.buf.refs), 1 + 3 + 1 + 1); /* ours + queued copies */
+    /* The stop flushes what waited for the delay; the cut session, released only now (the
+     * flush list held it), drops its three copies, and they count as unsent. */
+    for (unsigned i = 0; i < CLIENTS; i++)
+        th_os_close(f.fds[i]);
+    assert_int_equal(th_server_stop(&f.srv, 1000), 3);
+    assert_int_equal(atomic_load(&c.released), 0);
+    assert_int_equal(atomic_load(&c.buf.refs), 1);
+    assert_int_equal(atomic_load(&c.buf.qlink_busy), 0);
+    gs_buf_unref(&c.buf);
+    assert_int_equal(atomic_load(&c.released), 1);
+}
+
+#define LINK_ROUNDS 2000
+
+typedef struct {
+    fixture_t *f;
+    counted_buf_t *bufs;
+    uint32_t thread;
+} link_sender_t;
+
+static void link_sender_main(void *arg) {
+    link_sender_t *s = arg;
+    for (uint32_t r = 0; r < LINK_ROUNDS; r++)
+        if (gs_session_send(s->f->srv.net, s->f->ids[s->thread], &s->bufs[r].buf) != 0)
+            atomic_fetch_add(&s->f->srv.send_errors, 1);
+}
+
+/* THREADS threads send the same LINK_ROUNDS buffers, in order, each to its own client, so the
+ * threads race for each buffer's embedded link (and whoever loses allocates one): every client
+ * reads every frame once, in order, and every buffer is released once, after our reference. */
+static void test_shared_link_threads(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    static counted_buf_t bufs[LINK_ROUNDS];
+    for (uint32_t r = 0; r < LINK_ROUNDS; r++)
+        counted_init(&bufs[r], 13, 0, r);
+    static link_sender_t senders[THREADS];
+    gs_thread_t *threads[THREADS];
+    for (uint32_t t = 0; t < THREADS; t++) {
+        senders[t] = (link_sender_t){&f, bufs, t};
+        assert_int_equal(gs_thread_start(&threads[t], link_sender_main, &senders[t], "sender"), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++)
+        for (uint32_t r = 0; r < LINK_ROUNDS; r++)
+            expect_frame(f.fds[i], 13, 0, r);
+    for (uint32_t t = 0; t < THREADS; t++)
+        gs_thread_join(threads[t]);
+    assert_int_equal(atomic_load(&f.srv.send_errors), 0);
+    assert_true(th_wait_until(queues_empty, &f.srv, 5000));
+    for (uint32_t r = 0; r < LINK_ROUNDS; r++) {
+        assert_int_equal(atomic_load(&bufs[r].buf.qlink_busy), 0);
+        assert_int_equal(atomic_load(&bufs[r].released), 0);
+        gs_buf_unref(&bufs[r].buf);
+        assert_int_equal(atomic_load(&bufs[r].released), 1);
+    }
+    fixture_stop(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_live_and_stale_targets),
-        cmocka_unit_test(test_all_stale_and_empty),
-        cmocka_unit_test(test_threads_keep_order),
+        cmocka_unit_test(test_live_and_stale_targets), cmocka_unit_test(test_all_stale_and_empty),
+        cmocka_unit_test(test_threads_keep_order),     cmocka_unit_test(test_queue_charges),
+        cmocka_unit_test(test_shared_link_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

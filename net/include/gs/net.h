@@ -47,23 +47,43 @@ static inline void gs_frame_header_write(uint8_t out[GS_FRAME_HEADER_SIZE], uint
  * once: after the bytes have left, or when the send fails, or when the session closes with it
  * still queued. The caller's reference is never consumed: the caller unrefs its own.
  * The bytes must not change while any reference is held.
+ *
+ * Memory accounting: a queued buffer counts against the session's send limits (and the
+ * bytes_queued gauge) with its charge, the memory it really holds, not its wire length: a 24-byte
+ * frame in a 256-byte pooled block charges the block. gs_buf_init sets charge = len; whoever owns
+ * larger memory behind the bytes (the packet layer, gs_buf_alloc) raises it before the first send.
+ * It must not change while any reference is held.
  * ------------------------------------------------------------------------------------------- */
 typedef struct gs_buf gs_buf_t;
 typedef void (*gs_buf_release_cb)(gs_buf_t *buf);
 
+/* Private to net: the send-queue link one buffer carries for the first session that queues it,
+ * so that a buffer sent to one session at a time (a reply, an echo) is queued without a separate
+ * allocation. Other sessions queueing it meanwhile get their own link. */
+typedef struct gs__buf_qlink {
+    gs_mpsc_node_t link;
+    gs_buf_t *buf;
+    void *kind;
+} gs__buf_qlink_t;
+
 struct gs_buf {
     const uint8_t *data;
     uint32_t len;
+    uint32_t charge; /* memory held, counted against send limits (>= len; see above) */
     _Atomic uint32_t refs;
-    gs_buf_release_cb release; /* called once, by whichever thread drops the last reference */
+    _Atomic uint32_t qlink_busy; /* private: qlink is in a send queue */
+    gs_buf_release_cb release;   /* called once, by whichever thread drops the last reference */
+    gs__buf_qlink_t qlink;       /* private */
 };
 
-/* Initialise with one reference held by the caller. */
+/* Initialise with one reference held by the caller; charge = len. */
 static inline void gs_buf_init(gs_buf_t *b, const uint8_t *data, uint32_t len,
                                gs_buf_release_cb release) {
     b->data = data;
     b->len = len;
+    b->charge = len;
     atomic_init(&b->refs, 1);
+    atomic_init(&b->qlink_busy, 0);
     b->release = release;
 }
 static inline void gs_buf_ref(gs_buf_t *b) {
@@ -154,7 +174,7 @@ typedef struct gs_net_stats {
     uint64_t gathers;               /* of those, sends carrying more than one buffer */
     uint64_t short_sends;           /* sends that completed with fewer bytes than asked */
     uint64_t bufs_queued;           /* gauge: buffers queued or in flight, all sessions */
-    uint64_t bytes_queued;          /* gauge: their bytes */
+    uint64_t bytes_queued;          /* gauge: the memory they hold (charges, see gs_buf_t) */
     uint64_t disconnects[GS_CLOSE__COUNT];
     uint64_t frames_rejected[GS_REJECT__COUNT];
     /* backend */
@@ -319,7 +339,8 @@ int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id);
 /* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
 int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);
 
-/* Bytes queued for the session and not yet acknowledged by a send completion.
+/* Memory held by what is queued for the session and not yet acknowledged by a send completion:
+ * the buffers' charges plus any queue links allocated for them (what the send limits bound).
  * Returns 0 or GS_ESTALE. */
 int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out);
 

@@ -39,7 +39,7 @@ typedef struct gs_pool_config {
 
 typedef struct gs_pool_class_stats {
     uint32_t block_size;   /* usable bytes */
-    uint64_t blocks_total; /* blocks carved from slabs (never shrinks before destroy) */
+    uint64_t blocks_total; /* blocks carved from slabs and not given back by gs_pool_trim */
     uint64_t in_use;       /* allocated and not yet freed, exact */
     uint64_t high_water;   /* peak of blocks outside the shared list (in use or thread-cached),
                               sampled whenever a batch moves; >= the true peak of in_use */
@@ -60,6 +60,7 @@ typedef struct gs_pool_stats {
     uint64_t fallbacks;       /* allocations above the largest class (served by malloc) */
     uint64_t fallback_in_use; /* fallback blocks not yet freed */
     uint64_t failures;        /* allocations refused: max_bytes reached, or malloc failed */
+    uint64_t trimmed_bytes;   /* slab bytes given back to the system by gs_pool_trim, ever */
     uint32_t threads;         /* threads with a cache on this pool now */
 } gs_pool_stats_t;
 
@@ -77,6 +78,17 @@ void *gs_pool_alloc(gs_pool_t *pool, size_t size);
 void gs_pool_free(void *block);
 /* Usable bytes of a block (at least what was asked for). */
 size_t gs_pool_block_size(const void *block);
+/* The memory a block takes from the pool: its usable size plus the pool's header. What a queued
+ * packet is charged against a session's send limits (gs_buf_t). Any thread. */
+size_t gs_pool_block_footprint(const void *block);
+/* Give back to the system every slab all of whose blocks are free on the shared lists (not in
+ * use, not in a thread's cache), and return the bytes given back. The pool otherwise keeps what it
+ * once carved, so a burst (say, never-reading clients filling their send queues) would hold its
+ * peak for the life of the process; call this periodically, e.g. once a second from a control
+ * thread, and the memory of a burst returns once its blocks are freed. Allocations on other
+ * threads go on meanwhile (one of them may carve a new slab while the shared lists are being
+ * sorted). Cost: O(free blocks × log) for the shared lists. Any thread. */
+size_t gs_pool_trim(gs_pool_t *pool);
 /* Return the calling thread's cached blocks to the shared lists. Also happens by itself when the
  * thread exits. Useful before reading stats, or before a thread goes idle for long. */
 void gs_pool_thread_flush(gs_pool_t *pool);
