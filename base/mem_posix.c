@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Aligned allocation over C11 aligned_alloc; the Windows twin is mem_win.c. */
+/* Aligned allocation over C11 aligned_alloc, and pages over mmap; the Windows twin is mem_win.c. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "gs/base.h"
 
@@ -21,3 +22,15 @@ void *gs_aligned_alloc(size_t align, size_t size) {
 }
 
 void gs_aligned_free(void *p) { free(p); }
+
+void *gs_pages_alloc(size_t size) {
+    if (size == 0)
+        return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void gs_pages_free(void *p, size_t size) {
+    if (p)
+        munmap(p, size);
+}

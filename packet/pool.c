@@ -61,9 +61,12 @@ static void spin_lock(spin_t *l) {
 
 static void spin_unlock(spin_t *l) { atomic_store_explicit(&l->held, 0, memory_order_release); }
 
+/* Slabs come from gs_pages_alloc, not malloc, so that gs_pool_trim really gives them back to
+ * the system (free() of a block in the middle of malloc's heap keeps the pages). */
 typedef struct slab {
     struct slab *next;
     size_t bytes;
+    uint32_t cls;
     _Alignas(16) unsigned char blocks[];
 } slab_t;
 
@@ -121,6 +124,7 @@ struct gs_pool {
     _Atomic uint64_t
         orphan_frees[GS_POOL_CLASSES + 1]; /* frees without a cache (its malloc failed) */
     slab_t *slabs;
+    _Atomic uint64_t trimmed_bytes; /* given back by gs_pool_trim, ever */
 };
 
 static inline block_hdr_t *hdr_of(const void *block) {
@@ -187,12 +191,13 @@ static uint32_t grow(gs_pool_t *p, int c, void **out, uint32_t take) {
 
     if (!reserve(p, bytes))
         return 0;
-    slab_t *s = malloc(bytes);
+    slab_t *s = gs_pages_alloc(bytes);
     if (!s) {
         unreserve(p, bytes);
         return 0;
     }
     s->bytes = bytes;
+    s->cls = (uint32_t)c;
     gs_mutex_lock(&p->lock);
     s->next = p->slabs;
     p->slabs = s;
@@ -393,7 +398,7 @@ void gs_pool_destroy(gs_pool_t *p) {
     }
     for (slab_t *s = p->slabs, *next; s; s = next) {
         next = s->next;
-        free(s);
+        gs_pages_free(s, s->bytes);
     }
     gs_mutex_fini(&p->lock);
     /* This thread's shortcut would otherwise match a new pool at the same address until the
@@ -474,6 +479,147 @@ void gs_pool_free(void *block) {
 
 size_t gs_pool_block_size(const void *block) { return hdr_of(block)->size; }
 
+/* ---- trim --------------------------------------------------------------------------------- */
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* Index of the first of the n sorted pointers that is >= key. */
+static size_t lower_bound(void *const *v, size_t n, uintptr_t key) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Trim class c: take every batch off the shared stack, free the slabs all of whose blocks were
+ * there, and put the other blocks back in batches. Returns the bytes given back. */
+static size_t trim_class(gs_pool_t *p, int c) {
+    pool_class_t *pc = &p->cls[c];
+    spin_lock(&pc->lock);
+    batch_t *list = pc->batches;
+    uint64_t n = pc->free_blocks;
+    pc->batches = NULL;
+    pc->free_blocks = 0;
+    spin_unlock(&pc->lock);
+    if (n < pc->per_slab) {
+        /* Not even one slab's worth is free: nothing to give back. Put the list back whole. */
+        if (list) {
+            batch_t *last = list;
+            while (last->next)
+                last = last->next;
+            spin_lock(&pc->lock);
+            last->next = pc->batches;
+            pc->batches = list;
+            pc->free_blocks += n;
+            spin_unlock(&pc->lock);
+        }
+        return 0;
+    }
+    void **v = malloc((size_t)n * sizeof(*v));
+    uint64_t k = 0;
+    for (batch_t *b = list, *next; b; b = next) {
+        next = b->next;
+        if (v) {
+            for (uint32_t i = 1; i < b->count; i++)
+                v[k++] = b->others[i - 1];
+            v[k++] = b;
+        }
+    }
+    if (!v) { /* out of memory: give up on this class, keep every block */
+        batch_t *last = list;
+        while (last->next)
+            last = last->next;
+        spin_lock(&pc->lock);
+        last->next = pc->batches;
+        pc->batches = list;
+        pc->free_blocks += n;
+        spin_unlock(&pc->lock);
+        return 0;
+    }
+    qsort(v, (size_t)k, sizeof(*v), cmp_ptr);
+
+    /* Unlink the slabs of this class whose every block is in v; mark their blocks NULL. */
+    slab_t *freed = NULL;
+    uint64_t freed_slabs = 0;
+    gs_mutex_lock(&p->lock);
+    for (slab_t **link = &p->slabs; *link;) {
+        slab_t *sl = *link;
+        if (sl->cls != (uint32_t)c) {
+            link = &sl->next;
+            continue;
+        }
+        uintptr_t first = (uintptr_t)sl->blocks + sizeof(block_hdr_t);
+        uintptr_t end = (uintptr_t)sl->blocks + (uintptr_t)pc->per_slab * pc->stride;
+        size_t lo = lower_bound(v, (size_t)k, first), hi = lower_bound(v, (size_t)k, end);
+        if (hi - lo != pc->per_slab) {
+            link = &sl->next;
+            continue;
+        }
+        memset(&v[lo], 0, (hi - lo) * sizeof(*v));
+        *link = sl->next;
+        sl->next = freed;
+        freed = sl;
+        freed_slabs++;
+    }
+    gs_mutex_unlock(&p->lock);
+
+    /* The rest goes back in batches, lowest addresses first out (they are pushed last), so
+     * allocations favour the slabs that were kept dense. */
+    void *group[BATCH_MAX];
+    uint32_t in_group = 0;
+    uint64_t back = 0;
+    for (uint64_t i = k; i-- > 0;) {
+        if (!v[i])
+            continue;
+        group[in_group++] = v[i];
+        if (in_group == p->batch) {
+            shared_push(pc, make_batch(group, in_group));
+            back += in_group;
+            in_group = 0;
+        }
+    }
+    if (in_group) {
+        shared_push(pc, make_batch(group, in_group));
+        back += in_group;
+    }
+    free(v);
+
+    size_t bytes = 0;
+    spin_lock(&pc->lock);
+    pc->blocks_total -= freed_slabs * pc->per_slab;
+    spin_unlock(&pc->lock);
+    while (freed) {
+        slab_t *sl = freed;
+        freed = sl->next;
+        bytes += sl->bytes;
+        unreserve(p, sl->bytes);
+        gs_pages_free(sl, sl->bytes);
+    }
+    (void)back;
+    return bytes;
+}
+
+size_t gs_pool_trim(gs_pool_t *p) {
+    size_t bytes = 0;
+    for (int c = 0; c < GS_POOL_CLASSES; c++)
+        bytes += trim_class(p, c);
+    if (bytes)
+        atomic_fetch_add_explicit(&p->trimmed_bytes, bytes, memory_order_relaxed);
+    return bytes;
+}
+
+size_t gs_pool_block_footprint(const void *block) {
+    return sizeof(block_hdr_t) + hdr_of(block)->size;
+}
+
 void gs_pool_thread_flush(gs_pool_t *p) {
     tcache_t *tc = gs_tls_get(&p->key);
     if (!tc)
@@ -525,5 +671,6 @@ void gs_pool_stats(gs_pool_t *p, gs_pool_stats_t *out) {
     out->in_use += out->fallback_in_use;
     out->allocs += out->fallbacks;
     out->bytes_total = atomic_load_explicit(&p->bytes_total, memory_order_relaxed);
+    out->trimmed_bytes = atomic_load_explicit(&p->trimmed_bytes, memory_order_relaxed);
     out->failures = atomic_load_explicit(&p->failures, memory_order_relaxed);
 }

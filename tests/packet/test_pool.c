@@ -327,6 +327,64 @@ static void test_recreate_at_same_address(void **state) {
     }
 }
 
+/* gs_pool_trim gives back exactly the slabs whose every block is free on the shared lists: a
+ * live block keeps its slab (and stays usable), a block in a thread's cache keeps its slab, and
+ * the pool grows again afterwards. */
+enum { TRIM_PER_SLAB = 40, TRIM_SLABS = 5, TRIM_N = TRIM_PER_SLAB * TRIM_SLABS };
+
+static void test_trim_gives_back_free_slabs(void **state) {
+    (void)state;
+    gs_pool_t *p = gs_pool_create(
+        &(gs_pool_config_t){.slab_bytes = TRIM_PER_SLAB * (256 + 16), .cache_max = 8});
+    static void *b[TRIM_N];
+    for (int i = 0; i < TRIM_N; i++) {
+        assert_non_null(b[i] = gs_pool_alloc(p, 200));
+        memset(b[i], 0x5A, 200);
+    }
+    gs_pool_stats_t st = stats_of(p);
+    assert_int_equal(st.blocks_total, TRIM_N);
+    uint64_t slab_bytes = st.bytes_total / TRIM_SLABS;
+    assert_int_equal(st.bytes_total, slab_bytes * TRIM_SLABS);
+
+    /* Nothing is free yet: nothing to give back. */
+    assert_int_equal(gs_pool_trim(p), 0);
+    /* All but b[7] free, and this thread's cache flushed: every slab but b[7]'s goes. */
+    for (int i = 0; i < TRIM_N; i++)
+        if (i != 7)
+            gs_pool_free(b[i]);
+    gs_pool_thread_flush(p);
+    assert_int_equal(gs_pool_trim(p), slab_bytes * (TRIM_SLABS - 1));
+    st = stats_of(p);
+    assert_int_equal(st.blocks_total, TRIM_PER_SLAB);
+    assert_int_equal(st.bytes_total, slab_bytes);
+    assert_int_equal(st.trimmed_bytes, slab_bytes * (TRIM_SLABS - 1));
+    assert_int_equal(st.in_use, 1);
+    for (int k = 0; k < 200; k++)
+        assert_int_equal(((uint8_t *)b[7])[k], 0x5A);
+    /* The kept slab's other blocks are still handed out, without growing. */
+    void *again[TRIM_PER_SLAB - 1];
+    for (int i = 0; i < TRIM_PER_SLAB - 1; i++)
+        assert_non_null(again[i] = gs_pool_alloc(p, 200));
+    assert_int_equal(stats_of(p).blocks_total, TRIM_PER_SLAB);
+    for (int i = 0; i < TRIM_PER_SLAB - 1; i++)
+        gs_pool_free(again[i]);
+    gs_pool_free(b[7]);
+    /* Blocks in this thread's cache (8 at most here) keep their slab. */
+    assert_int_equal(gs_pool_trim(p), 0);
+    gs_pool_thread_flush(p);
+    assert_int_equal(gs_pool_trim(p), slab_bytes);
+    st = stats_of(p);
+    assert_int_equal(st.blocks_total, 0);
+    assert_int_equal(st.bytes_total, 0);
+    assert_int_equal(st.in_use, 0);
+    /* And the pool grows again. */
+    void *x = gs_pool_alloc(p, 200);
+    assert_non_null(x);
+    assert_int_equal(stats_of(p).blocks_total, TRIM_PER_SLAB);
+    gs_pool_free(x);
+    gs_pool_destroy(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes_and_alignment),
@@ -338,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_two_pools_one_thread),
         cmocka_unit_test(test_free_only_thread_flushes),
         cmocka_unit_test(test_recreate_at_same_address),
+        cmocka_unit_test(test_trim_gives_back_free_slabs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,12 @@ int gs_tls_set(gs_tls_key_t *key, void *value);
 void *gs_aligned_alloc(size_t align, size_t size);
 /* Frees a block from gs_aligned_alloc (NULL is ignored); never pass it to free(). */
 void gs_aligned_free(void *p);
+/* size bytes of zeroed pages straight from the operating system (mmap / VirtualAlloc), page
+ * aligned, or NULL. For long-lived slabs that must go back to the system when freed, which
+ * malloc does not promise for blocks in the middle of its heap. Any thread. */
+void *gs_pages_alloc(size_t size);
+/* Give pages from gs_pages_alloc back (size as allocated; NULL is ignored). Any thread. */
+void gs_pages_free(void *p, size_t size);
 
 /* ---------------------------------------------------------------------------------------------
  * container_of and an intrusive doubly linked list (the link lives inside the object).
