@@ -37,6 +37,10 @@ typedef struct echo_server {
     /* Echoes not queued although the session was alive: out of memory, or the send queue over
      * its hard limit (the net then disconnects the session). Any IO thread adds to it. */
     _Atomic uint64_t echo_failed;
+    /* Set once a second by the main thread: each IO thread gives its cached pool blocks back at
+     * its next pass, so that the main thread's gs_pool_trim can return whole slabs. Blocks sit
+     * in the cache of the thread that freed them, the IO thread, and pin their slabs there. */
+    _Atomic uint32_t flush_caches;
 } echo_server_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -100,6 +104,17 @@ static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const
     echo_send(s, net, id, pkt);
 }
 
+static int on_pass(gs_net_t *net, uint32_t io_thread, void *user) {
+    (void)net;
+    echo_server_t *s = user;
+    uint32_t bit = 1u << (io_thread % 32);
+    if (atomic_load_explicit(&s->flush_caches, memory_order_relaxed) & bit) {
+        atomic_fetch_and_explicit(&s->flush_caches, ~bit, memory_order_relaxed);
+        gs_pool_thread_flush(s->pool);
+    }
+    return 0;
+}
+
 static void on_close(gs_net_t *net, gs_session_id_t id, void *session_user,
                      gs_close_reason_t reason, void *user) {
     /* Disconnects are counted by the net per reason (gs_net_stats); nothing is held per session. */
@@ -130,12 +145,12 @@ static void stats_line(echo_server_t *s, const gs_net_stats_t *cur, const gs_net
     fprintf(stderr,
             "%s: open %" PRIu64 " accepts %" PRIu64 " frames/s in %.0f out %.0f"
             " bytes/s in %.0f out %.0f queued %" PRIu64 " disconnects %" PRIu64
-            " pool in_use %" PRIu64 " blocks %" PRIu64 "\n",
+            " pool in_use %" PRIu64 " blocks %" PRIu64 " bytes %" PRIu64 "\n",
             PROG, cur->sessions_open, cur->accepts, (double)(cur->frames_in - prev->frames_in) / dt,
             (double)(cur->frames_out - prev->frames_out) / dt,
             (double)(cur->bytes_in - prev->bytes_in) / dt,
             (double)(cur->bytes_out - prev->bytes_out) / dt, cur->bufs_queued,
-            disconnects_total(cur), ps.in_use, ps.blocks_total);
+            disconnects_total(cur), ps.in_use, ps.blocks_total, ps.bytes_total);
 }
 
 static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unsent) {
@@ -353,6 +368,7 @@ int main(int argc, char **argv) {
     cfg.cb.on_frame = on_frame;
     cfg.cb.on_data = on_data;
     cfg.cb.on_close = on_close;
+    cfg.cb.on_pass = on_pass;
     cfg.user = &srv;
     cfg.io_threads = o.threads;
     cfg.max_sessions = o.max_sessions;
@@ -408,6 +424,10 @@ int main(int argc, char **argv) {
         uint64_t now = gs_now_ns();
         if (now < tick)
             continue;
+        /* Slabs whose blocks all came back (a burst of queued echoes was sent or its session
+         * cut) go back to the system, so RSS follows what is held, not the peak. */
+        gs_pool_trim(srv.pool);
+        atomic_store_explicit(&srv.flush_caches, UINT32_MAX, memory_order_relaxed);
         if (o.stats) {
             gs_net_stats(srv.net, &cur);
             stats_line(&srv, &cur, &prev, (double)(now - prev_ns) / 1e9);

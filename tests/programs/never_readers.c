@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* never-readers: opens N connections to a framed echo server and sends small frames on each
+ * without ever reading, until the server cuts every one (its send queues pass their limit) or
+ * the time runs out. The attacker of tests/programs/never_readers_rss.sh (issue: memory that the
+ * limits bound). Prints one line: "never-readers: connections N cut K frames F". Exit 0 when
+ * every connection was cut, 1 otherwise, 2 on a usage or setup error. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FRAME     24 /* 8-byte header + 16-byte body: the smallest echo, the worst charge ratio */
+#define BATCH     256
+#define MAX_CONNS 1000
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: never-readers PORT CONNECTIONS SECONDS\n");
+        return 2;
+    }
+    int port = atoi(argv[1]), n = atoi(argv[2]), secs = atoi(argv[3]);
+    if (port <= 0 || port > 65535 || n <= 0 || n > MAX_CONNS || secs <= 0) {
+        fprintf(stderr, "never-readers: bad arguments\n");
+        return 2;
+    }
+    static uint8_t batch[BATCH * FRAME];
+    for (int i = 0; i < BATCH; i++) {
+        uint8_t *f = batch + i * FRAME;
+        f[0] = FRAME - 8; /* body length 16, little-endian */
+        f[4] = 1;         /* message id 1 */
+        memset(f + 8, 'x', FRAME - 8);
+    }
+    static struct pollfd pfd[MAX_CONNS];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        /* A small receive window: the server's echoes back up into its own queue sooner. */
+        int rcv = 4096, one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            fprintf(stderr, "never-readers: connect: %s\n", strerror(errno));
+            return 2;
+        }
+        pfd[i].fd = fd;
+        pfd[i].events = POLLOUT;
+    }
+    uint64_t frames = 0, deadline = now_ms() + (uint64_t)secs * 1000u;
+    int cut = 0;
+    while (cut < n && now_ms() < deadline) {
+        if (poll(pfd, (nfds_t)n, 100) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            if (pfd[i].fd < 0 || !pfd[i].revents)
+                continue;
+            /* A cut shows as an error or hang-up, or as a send that fails. */
+            ssize_t w = (pfd[i].revents & (POLLERR | POLLHUP))
+                            ? -1
+                            : send(pfd[i].fd, batch, sizeof(batch), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                frames += (uint64_t)w / FRAME;
+                continue;
+            }
+            if (w < 0 && (errno == EAGAIN || errno == EINTR) &&
+                !(pfd[i].revents & (POLLERR | POLLHUP)))
+                continue;
+            close(pfd[i].fd);
+            pfd[i].fd = -1;
+            cut++;
+        }
+    }
+    printf("never-readers: connections %d cut %d frames %llu\n", n, cut,
+           (unsigned long long)frames);
+    for (int i = 0; i < n; i++)
+        if (pfd[i].fd >= 0)
+            close(pfd[i].fd);
+    return cut == n ? 0 : 1;
+}
