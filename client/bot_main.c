@@ -23,7 +23,8 @@ static void usage(FILE *f) {
                "  --duration SECONDS   how long to run before draining (default 10)\n"
                "  --threads N          network IO threads (default 1)\n"
                "  --json-only          no monitor or progress lines on stderr, only the summary\n"
-               "  --help               show this text\n");
+               "  --help               show this text\n"
+               "  --version            print the version and exit\n");
     for (size_t i = 0; i < BOT_MODE_COUNT; i++)
         fprintf(f, "\nOptions of mode %s:\n%s", bot_modes[i]->name, bot_modes[i]->options_help);
     fprintf(f, "\nPrints a live monitor line on stderr each second and one line of JSON on stdout\n"
@@ -79,6 +80,8 @@ static int parse_options(cli_t *c, bot_common_t *common, const bot_mode_t *mode,
 }
 
 int main(int argc, char **argv) {
+    if (cli_version(BOT_PROG, argc, argv))
+        return 0;
     cli_t c;
     cli_init(&c, BOT_PROG, argc, argv, 1);
     if (argc < 2) {

@@ -371,7 +371,7 @@ static int connect_to(const char *host, uint16_t port) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: %s [--host ADDR] [--port N] [--nick NAME]\n"
+            "usage: %s [--host ADDR] [--port N] [--nick NAME] [--version]\n"
             "\n"
             "Interactive client for gs-chat-server. Reads lines from stdin: /nick NAME, /rooms,\n"
             "/join ROOM, /leave [ROOM], /w NICK TEXT, /ping, /quit, /help; any other line is\n"
@@ -387,6 +387,8 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1", *nick = NULL;
     uint16_t port = 7000;
+    if (cli_version(PROG, argc, argv))
+        return 0;
     cli_t cl;
     cli_init(&cl, PROG, argc, argv, 1);
     for (int k; (k = cli_next(&cl)) != CLI_END;) {

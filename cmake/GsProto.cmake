@@ -8,20 +8,23 @@
 #       extern const size_t <target>_messages_count;
 #     and static inline int <target>_register(gs_msg_registry_t *r), which registers them all
 #     (message ids come from the full names: nothing numeric to maintain).
-# <target> must be a C identifier. The library links gs_packet and the protobuf-c runtime.
+# <target> must be a C identifier. The library links gameserver::packet (the alias inside this
+# source tree, the imported target for users of the installed package) and the protobuf-c runtime.
 # A .proto may import another one from its own folder or from IMPORT_DIRS.
 # Example (docs/packet.md):
 #   gs_add_proto(game_proto proto/game.proto)
 #   target_link_libraries(my_server PRIVATE game_proto)
 find_program(GS_PROTOC_C protoc-c REQUIRED)
 # The Windows build imports its own (cmake/GsWinDeps.cmake) under the same target name.
+# GLOBAL: a project that add_subdirectory's this tree calls gs_add_proto() from its own folders.
 if(NOT TARGET PkgConfig::PROTOBUF_C)
-  pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c)
+  pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET GLOBAL libprotobuf-c)
 endif()
-set(GS_PROTO_REGISTRY_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/gs_proto_registry.cmake)
 
 function(gs_add_proto target)
   cmake_parse_arguments(P "" "" "IMPORT_DIRS" ${ARGN})
+  # Beside this file, wherever the function is called from (another project's folder too).
+  set(GS_PROTO_REGISTRY_SCRIPT ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/gs_proto_registry.cmake)
   if(NOT target MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
     message(FATAL_ERROR "gs_add_proto: target '${target}' is not a C identifier")
   endif()
@@ -67,5 +70,5 @@ function(gs_add_proto target)
 
   add_library(${target} STATIC ${sources} ${out_dir}/${target}.c ${out_dir}/${target}.h)
   target_include_directories(${target} PUBLIC ${out_dir})
-  target_link_libraries(${target} PUBLIC gs_packet PkgConfig::PROTOBUF_C)
+  target_link_libraries(${target} PUBLIC gameserver::packet PkgConfig::PROTOBUF_C)
 endfunction()

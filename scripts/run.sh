@@ -45,7 +45,8 @@ if [ "$ECHO" = 1 ]; then
     bot_args=(echo --connections 200 --depth 4 --size 64 --duration 10)
 fi
 
-bash scripts/setup.sh
+# Only what building and running need (no test tools, no Windows toolchain): see setup.sh.
+bash scripts/setup.sh --run
 cmake --preset release
 cmake --build --preset release -j "$JOBS"
 

@@ -1,31 +1,72 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs, with apt-get, the Debian 12 (bookworm) packages that building, testing and running
-# gameserver need, and only those that are missing; then builds the Windows build's protobuf-c
-# and cmocka from Debian's source packages (scripts/windeps.sh). Safe to run again: a second run
-# installs and builds nothing and says so.
+# Installs, with apt-get, the Debian 12 (bookworm) packages of the groups asked for, and only
+# those that are missing. Safe to run again: a second run installs and builds nothing and says so.
+#
+#   bash scripts/setup.sh [--run] [--test] [--windows] [--bench] [--all]
+#
+#   --run      (the default) build and run on Linux: compiler, cmake, ninja, pkg-config,
+#              liburing, protobuf-c runtime and protoc-c. What scripts/run.sh uses.
+#   --test     the test suite's tools: cmocka, clang with its sanitizer and libFuzzer
+#              runtimes, clang-format, git (check-format.sh), procps.
+#   --windows  the Windows build: mingw-w64 gcc, wine64, dpkg-dev; then scripts/windeps.sh,
+#              which adds a deb-src entry to apt's sources and builds protobuf-c and cmocka
+#              for mingw from Debian's source packages.
+#   --bench    the benchmarks' tools: libuv (baseline server), gnuplot-nox (plots).
+#   --all      every group: what scripts/test.sh uses.
+# --test, --windows and --bench include --run.
 set -euo pipefail
 
-# The one list of packages. To add one, add a line here (one package per line, optional comment).
-PACKAGES=(
-    build-essential     # gcc, make, libc headers
+# The package groups. To add a package, add a line to its group (one per line, comment allowed).
+RUN_PACKAGES=(
+    build-essential     # gcc, make, libc headers, binutils
     cmake               # >= 3.25 for CMakePresets.json version 6
     ninja-build         # generator of every preset
-    pkg-config          # finds liburing and cmocka
+    pkg-config          # finds liburing and protobuf-c (and cmocka)
+    liburing-dev        # io_uring backend of net/
+    libprotobuf-c-dev   # protobuf-c runtime for packet/ (1.4.1 on bookworm)
+    protobuf-c-compiler # protoc-c, run by gs_add_proto()
+)
+TEST_PACKAGES=(
     git                 # scripts/check-format.sh lists tracked files with git ls-files
     clang               # clang, asan and tsan presets
     libclang-rt-14-dev  # sanitizer and libFuzzer runtimes for clang 14
     clang-format        # scripts/check-format.sh (clang-format 14 on bookworm)
-    liburing-dev        # io_uring backend of net/
     libcmocka-dev       # unit test framework
-    libuv1-dev          # baseline for the benchmarks in bench/
-    libprotobuf-c-dev   # protobuf-c runtime for packet/ (1.4.1 on bookworm)
-    protobuf-c-compiler # protoc-c, run by gs_add_proto()
     procps              # ps, pgrep, used when debugging tests and benchmarks
+)
+WINDOWS_PACKAGES=(
     gcc-mingw-w64-x86-64 # x86_64-w64-mingw32-gcc: the mingw preset (Windows build)
     wine64              # /usr/lib/wine/wine64 runs the mingw preset's tests
     dpkg-dev            # dpkg-source, for apt-get source in scripts/windeps.sh
 )
+BENCH_PACKAGES=(
+    libuv1-dev          # baseline for the benchmarks in bench/
+    gnuplot-nox         # plots of bench/echo_bench.sh
+)
+
+want_windows=0
+PACKAGES=("${RUN_PACKAGES[@]}")
+[ "$#" -eq 0 ] && set -- --run
+for arg in "$@"; do
+    case "$arg" in
+        --run) ;;
+        --test) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+        --windows) PACKAGES+=("${WINDOWS_PACKAGES[@]}"); want_windows=1 ;;
+        --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
+        --all)
+            PACKAGES+=("${TEST_PACKAGES[@]}" "${WINDOWS_PACKAGES[@]}" "${BENCH_PACKAGES[@]}")
+            want_windows=1
+            ;;
+        -h | --help)
+            sed -n '3,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) echo "setup.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+# Each package once, in order.
+mapfile -t PACKAGES < <(printf '%s\n' "${PACKAGES[@]}" | awk '!seen[$0]++')
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
@@ -37,8 +78,9 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 # Windows build dependencies (protobuf-c runtime and cmocka built with mingw from Debian's
-# source packages); skips everything that is already built.
+# source packages); skips everything that is already built. Only for --windows and --all.
 windeps() {
+    [ "$want_windows" -eq 1 ] || return 0
     bash "$(dirname "${BASH_SOURCE[0]}")/windeps.sh"
 }
 

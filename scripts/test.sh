@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The one command that runs the whole suite on a fresh machine: installs what is missing, then
 # configures, builds and tests each preset in turn, checks formatting, and closes with
-# "test.sh: N passed, N failed" where N counts steps (presets, plus "format").
+# "test.sh: N passed, N failed" where N counts steps (presets, plus "consumers" and "format").
 #
 # The mingw step cross-builds for Windows and runs its tests under wine64, inside a wine session
 # (scripts/wine-session.sh: persistent wineserver, booted prefix in build/mingw/wineprefix,
@@ -10,9 +10,11 @@
 # its cross-check test drives the Windows servers with the native build/debug gs-bot.
 #
 # Environment:
-#   GS_TEST_PRESETS   steps to run, default "debug mingw clang asan tsan format"
-#                     ("format" is scripts/check-format.sh; any name is a preset in
-#                     CMakePresets.json with configure, build and test presets)
+#   GS_TEST_PRESETS   steps to run, default "debug mingw clang asan tsan consumers format"
+#                     ("format" is scripts/check-format.sh; "consumers" is
+#                     scripts/consumers.sh: the packager build, install, CMake/pkg-config/
+#                     add_subdirectory consumers, shared libraries and the .deb; any other name
+#                     is a preset in CMakePresets.json with configure, build and test presets)
 #   GS_TEST_TIMEOUT   ctest --timeout backstop per test without its own TIMEOUT, default 300 s
 #   GS_TEST_LIMIT     wall-clock limit for one preset's whole ctest run, default 900 s
 #   GS_JOBS           build parallelism, default 2
@@ -20,7 +22,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-STEPS=${GS_TEST_PRESETS:-debug mingw clang asan tsan format}
+STEPS=${GS_TEST_PRESETS:-debug mingw clang asan tsan consumers format}
 JOBS=${GS_JOBS:-2}
 TEST_TIMEOUT=${GS_TEST_TIMEOUT:-300}
 TEST_LIMIT=${GS_TEST_LIMIT:-900}
@@ -29,7 +31,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
-if ! bash scripts/setup.sh; then
+# Every group: the test tools, the Windows toolchain and wine, the benchmarks' tools.
+if ! bash scripts/setup.sh --all; then
     echo "test.sh: scripts/setup.sh failed"
     echo "test.sh: 0 passed, 1 failed"
     exit 1
@@ -106,6 +109,9 @@ for step in $STEPS; do
         bash scripts/check-format.sh
     elif [ "$step" = mingw ]; then
         run_mingw
+    elif [ "$step" = consumers ]; then
+        echo "== test.sh: [consumers] scripts/consumers.sh"
+        timeout "${timeout_opts[@]}" "$TEST_LIMIT" bash scripts/consumers.sh
     else
         run_preset "$step"
     fi

@@ -11,6 +11,7 @@
 
 #include "gs/net.h"
 #include "gs/packet.h"
+#include "cli.h"
 #include "stop_signal.h"
 
 #define PROG          "gs-echo-server"
@@ -206,6 +207,7 @@ static void usage(FILE *f) {
             "                           (default 256 KiB; 'off' disables)\n"
             "  --idle-timeout-ms MS     close sessions silent for this long (default 0: off)\n"
             "  --help                   show this text\n"
+            "  --version                print the version and exit\n"
             "\n"
             "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage error.\n",
             PROG, PROG);
@@ -344,6 +346,8 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
  * ------------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
+    if (cli_version(PROG, argc, argv))
+        return 0;
     server_opts_t o = {.host = "127.0.0.1", .port = 7000, .threads = 1};
     int prc = parse_options(argc, argv, &o);
     if (prc > 0) {

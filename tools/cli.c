@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs/version.h"
+
 void cli_init(cli_t *c, const char *prog, int argc, char **argv, int first) {
     memset(c, 0, sizeof *c);
     c->prog = prog;
@@ -101,5 +103,17 @@ int cli_flag(cli_t *c, int *out) {
     if (c->inline_value)
         return cli_error(c, "option %s takes no value", c->name);
     *out = 1;
+    return 0;
+}
+
+int cli_version(const char *prog, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", prog, GS_VERSION_STRING);
+            return 1;
+        }
+    }
     return 0;
 }

@@ -41,6 +41,12 @@ int cli_port(cli_t *c, int allow_zero, uint16_t *out);
 /* A flag takes no value: "--raw=1" is an error. */
 int cli_flag(cli_t *c, int *out);
 
+/* The programs' shared --version: if an argument before any "--" is exactly "--version", prints
+ * "PROG VERSION" (GS_VERSION_STRING) on stdout and returns 1, and the program exits 0; else
+ * returns 0. Called first in main, so it works before a mode word (gs-bot) and beside any
+ * other option. */
+int cli_version(const char *prog, int argc, char **argv);
+
 /* Print "PROG: " + message + newline to stderr; returns -1. */
 int cli_error(const cli_t *c, const char *fmt, ...) GS_PRINTF(2, 3);
 

@@ -56,6 +56,7 @@ static void usage(FILE *f) {
             "  --heartbeat-ms MS       silence that closes a session (default 30000)\n"
             "  --stats                 print counters to stderr once a second\n"
             "  --help                  show this text\n"
+            "  --version               print the version and exit\n"
             "\n"
             "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage error.\n",
             PROG, PROG);
@@ -169,6 +170,8 @@ static void final_line(chat_server_t *s, uint64_t unsent) {
 }
 
 int main(int argc, char **argv) {
+    if (cli_version(PROG, argc, argv))
+        return 0;
     opts_t o;
     defaults(&o);
     int prc = parse(argc, argv, &o);
