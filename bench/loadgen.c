@@ -9,8 +9,11 @@
  * arrives, with no framing parser and no copy: corruption, loss, duplication, reordering and
  * bytes of another connection all show as the first differing byte. A connection that differs is
  * reported, counted as one mismatched message and closed (its stream cannot be resynchronised);
- * its echoes still awaited then count as lost. Exit status: 0 all verified, 1 any mismatch, loss,
- * failed connect or server disconnect, 2 usage error. */
+ * its echoes still awaited then count as lost. `errors` counts connections that failed for any
+ * reason (that one, a failed connect, a close or reset by the server, a failed write). Latency is
+ * from the write of a message's batch to the read that completed its echo (send times are kept
+ * per connection, not trusted from the echo). Exit status: 0 all verified, 1 any mismatch, loss
+ * or error, 2 usage error. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
