@@ -167,6 +167,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uv-echo: cannot listen on %d\n", port);
         return 1;
     }
+    /* With --port 0 the kernel picks the port: print the one bound, as gs-echo-server does. */
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (uv_tcp_getsockname(&g_server, (struct sockaddr *)&bound, &blen) == 0)
+        port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
     uv_signal_init(loop, &g_sigint);
     uv_signal_start(&g_sigint, on_signal, SIGINT);
     uv_signal_init(loop, &g_sigterm);
@@ -175,5 +180,6 @@ int main(int argc, char **argv) {
     fflush(stdout);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    printf("uv-echo: stopped\n");
     return 0;
 }
