@@ -193,6 +193,21 @@ static void close_when_flushed(gs__session_t *s) {
         flush_add(s); /* queue non-empty but nobody owns the flag: flush, then close */
 }
 
+/* Loop thread, caller owns the flag and has nothing in flight: give the flag up. Pairs with the
+ * producer's push-then-exchange: either it sees our 0 and kicks, or we see its element after the
+ * fence. Returns 1 when the flag was given up (and a close waiting for the flush may have run), 0
+ * when an element showed up and the caller owns the flag again and must flush. */
+static int send_flag_release(gs__session_t *s) {
+    atomic_store_explicit(&s->send_flag, 0, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (gs_mpsc_empty(&s->sendq)) {
+        maybe_close_after_flush(s);
+        return 1;
+    }
+    /* Someone pushed meanwhile: whoever wins the flag back sends it. */
+    return atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0 ? 0 : 1;
+}
+
 /* Loop thread, caller owns the flag. Gather up to gather_max queued buffers into one send. */
 static void start_send(gs__session_t *s) {
     gs__loop_t *loop = s->loop;
@@ -224,18 +239,11 @@ static void start_send(gs__session_t *s) {
     }
     if (n == 0) {
         gs__req_put(loop, req);
-        atomic_store_explicit(&s->send_flag, 0, memory_order_seq_cst);
-        /* Pairs with the producer's push-then-exchange: either it sees our 0 and kicks, or we
-         * see its element here. A push still half done reads as non-empty: retry next pass. */
-        atomic_thread_fence(memory_order_seq_cst);
-        if (!gs_mpsc_empty(&s->sendq)) {
-            if (atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0) {
-                gs__session_ref(s);
-                s->flush_next = loop->deferred;
-                loop->deferred = s;
-            }
-        } else {
-            maybe_close_after_flush(s);
+        if (!send_flag_release(s)) {
+            /* Non-empty but nothing popped: a push still half done. Retry next pass. */
+            gs__session_ref(s);
+            s->flush_next = loop->deferred;
+            loop->deferred = s;
         }
         return;
     }
@@ -309,8 +317,11 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result) {
     gs__ctr_add(&loop->st.frames_out, req->nbufs);
     release_bufs(s, req->bufs, req->nbufs, req->charged);
     gs__req_put(loop, req);
-    /* Still own the flag: send what queued up meanwhile, at the end of this batch. */
-    flush_add(s);
+    /* Still own the flag: send what queued up meanwhile, at the end of this batch; or, when
+     * nothing did (one message in flight, as a player's), give the flag up here rather than
+     * through a flush pass that would find the queue empty. */
+    if (!gs_mpsc_empty(&s->sendq) || !send_flag_release(s))
+        flush_add(s);
 }
 
 static void flush_all(gs__loop_t *loop) {
