@@ -177,6 +177,7 @@ typedef struct chat_run {
     _Atomic uint32_t live;      /* bots not yet closed (nor failed to start) */
     _Atomic uint64_t errors; /* failed connects, unexpected closes, server errors, bad deliveries */
     _Atomic uint64_t duplicated, reordered;
+    _Atomic uint64_t foreign; /* deliveries from senders that are not this run's bots */
     _Atomic uint32_t reports; /* error lines printed */
     lat_shared_t lat;         /* send-to-delivery latency, ns */
 
@@ -297,14 +298,26 @@ static void on_login_reply(chat_run_t *r, chat_bot_t *b, gs_session_id_t id,
         fail_bot(r, b, id);
 }
 
+/* Members of the list that are this run's bots assigned to room: people (and other runs' bots)
+ * may share a room with the bots, and are left out of the audit. */
+static size_t bots_among(const chat_run_t *r, uint32_t room, char *const *members, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = nick_index(r, members[i]);
+        k += s >= 0 && (uint32_t)s % r->rooms == room;
+    }
+    return k;
+}
+
 static void on_join_reply(chat_run_t *r, chat_bot_t *b, gs_session_id_t id,
                           const Chat__JoinReply *m) {
+    size_t bots = b->state == ST_JOIN ? bots_among(r, b->room, m->members, m->n_members) : 0;
     if (b->state != ST_JOIN || strcmp(m->room, r->room_names[b->room]) != 0 ||
-        m->n_members > r->room_size[b->room]) {
+        bots > r->room_size[b->room]) {
         bot_report(&r->reports,
-                   "bot %" PRIu32 " (%s): unexpected JoinReply for '%.40s' (%zu members, %" PRIu32
-                   " expected at most)",
-                   b->index, b->nick, m->room, m->n_members, r->room_size[b->room]);
+                   "bot %" PRIu32 " (%s): unexpected JoinReply for '%.40s' (%zu bots of this run"
+                   " among %zu members, %" PRIu32 " expected at most)",
+                   b->index, b->nick, m->room, bots, m->n_members, r->room_size[b->room]);
         fail_bot(r, b, id);
         return;
     }
@@ -346,7 +359,12 @@ static void on_delivery(chat_run_t *r, chat_bot_t *b, const Chat__ChatDelivery *
         return;
     }
     int64_t s = nick_index(r, d->sender);
-    if (s < 0 || (uint32_t)s % r->rooms != b->room) {
+    if (s < 0) {
+        /* A person (or another run's bot) in the room: not this run's traffic, not audited. */
+        atomic_fetch_add_explicit(&r->foreign, 1, memory_order_relaxed);
+        return;
+    }
+    if ((uint32_t)s % r->rooms != b->room) {
         bad_delivery(r, b, d, "delivery from a sender not in the room");
         return;
     }
@@ -630,6 +648,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
     atomic_init(&r->live, n);
     atomic_init(&r->errors, 0);
     atomic_init(&r->duplicated, 0);
+    atomic_init(&r->foreign, 0);
     atomic_init(&r->reordered, 0);
     atomic_init(&r->reports, 0);
     lat_shared_init(&r->lat);
@@ -812,10 +831,11 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
     printf("{\"mode\":\"chat\",\"bots\":%" PRIu32 ",\"connected\":%" PRIu32 ",\"joined\":%" PRIu32
            ",\"rooms\":%" PRIu32 ",\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64
            ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64
-           ",\"reordered\":%" PRIu64 ",\"errors\":%" PRIu64
+           ",\"reordered\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"foreign\":%" PRIu64
            ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"deliveries_per_s\":%.1f,\"duration_s\":%.3f}\n",
            n, connected, joined, r->rooms, r->sent, delivered, r->expected, lost, dup, reo, errors,
-           p50, p99, secs > 0 ? (double)delivered / secs : 0.0, secs);
+           (uint64_t)atomic_load(&r->foreign), p50, p99, secs > 0 ? (double)delivered / secs : 0.0,
+           secs);
     fflush(stdout);
 
     gs_net_destroy(r->net);

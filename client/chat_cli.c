@@ -252,6 +252,12 @@ static void show(client_t *c, const ProtobufCMessage *m) {
             printf(" (%" PRIu32 ")", r->rooms[i]->members);
         }
         printf(r->n_rooms ? "\n" : " none\n");
+        /* The list comes in pages: ask for the next one, still answering this command. */
+        Chat__RoomListRequest more = CHAT__ROOM_LIST_REQUEST__INIT;
+        more.request_id = c->next_req++;
+        more.after = r->next;
+        if (r->next[0] && send_msg(c, &more.base) == 0)
+            return;
         done_one(c);
     } else if (d == &chat__chat_delivery__descriptor) {
         const Chat__ChatDelivery *r = (const Chat__ChatDelivery *)m;

@@ -8,7 +8,10 @@
 
 #define WORKERS_DEFAULT  2u
 #define MAX_JOBS_DEFAULT 65536u
-#define BATCH_DEFAULT    64u
+/* A session's own share: deep enough for a client that pipelines a burst of requests behind a
+ * slow one, small enough that a few hundred slow sessions cannot hold the whole budget. */
+#define MAX_SESSION_JOBS_DEFAULT 256u
+#define BATCH_DEFAULT            64u
 /* Session-table stripes: lookups by id take the stripe's lock to take a reference safely. */
 #define STRIPES 64u
 
@@ -38,6 +41,8 @@ struct gs_app {
     gs_open_cb on_open;
     gs_close_cb on_close;
     void *session_user_cb;
+    gs_bad_frame_cb on_bad_frame;
+    void *bad_frame_user;
 
     gs_tls_key_t arena_key; /* one decode arena per worker thread */
 
@@ -46,7 +51,9 @@ struct gs_app {
     gs_mutex_t stripes[STRIPES];
 
     _Alignas(GS_CACHELINE) _Atomic uint64_t frames_pending;
-    _Alignas(GS_CACHELINE) ctr_t frames_shed, bad_id, decode_failed, bad_text, unhandled, messages;
+    _Atomic uint32_t sessions_open; /* sessions with an actor: the fair share's divisor */
+    _Alignas(GS_CACHELINE) ctr_t frames_shed, session_shed, bad_id,
+        decode_failed, bad_text, unhandled, messages;
     _Alignas(GS_CACHELINE) ctr_t encodes, broadcasts, sends, send_failed;
 };
 
@@ -118,6 +125,16 @@ int gs_app_on_session(gs_app_t *app, gs_open_cb on_open, gs_close_cb on_close, v
     return 0;
 }
 
+int gs_app_on_bad_frame(gs_app_t *app, gs_bad_frame_cb cb, void *user) {
+    if (!app)
+        return GS_EINVAL;
+    if (app->state != APP_CREATED)
+        return GS_ESTATE;
+    app->on_bad_frame = cb;
+    app->bad_frame_user = user;
+    return 0;
+}
+
 /* ---- session table ------------------------------------------------------------------------ */
 
 static gs_mutex_t *stripe(gs_app_t *app, uint32_t slot) { return &app->stripes[slot % STRIPES]; }
@@ -176,8 +193,58 @@ static void io_open(gs_net_t *net, gs_session_id_t id, void *su, void *user) {
     gs_mutex_lock(stripe(app, slot));
     app->session_actors[slot] = a;
     gs_mutex_unlock(stripe(app, slot));
+    atomic_fetch_add_explicit(&app->sessions_open, 1, memory_order_relaxed);
     gs_session_set_user(net, id, a);
     gs__actor_push(a, open);
+}
+
+/* Whether the session may queue one more frame job: its own budget first, then the app's,
+ * where only a session holding its fair share is refused, so that one slow session cannot make
+ * the others' frames fail. Applies the overload policy when not. IO thread. */
+static int admit(gs_app_t *app, gs_actor_t *a, gs_session_id_t id) {
+    uint32_t mine = atomic_load_explicit(&a->frames_pending, memory_order_relaxed);
+    int own = mine >= app->cfg.max_session_jobs;
+    if (!own &&
+        atomic_load_explicit(&app->frames_pending, memory_order_relaxed) < app->cfg.max_jobs)
+        return 1;
+    if (!own) {
+        uint32_t open = atomic_load_explicit(&app->sessions_open, memory_order_relaxed);
+        uint32_t share = app->cfg.max_jobs / (open ? open : 1);
+        if (mine < (share ? share : 1))
+            return 1;
+    }
+    inc(&app->frames_shed);
+    if (own)
+        inc(&app->session_shed);
+    if (app->cfg.overload == GS_OVERLOAD_DISCONNECT) {
+        gs_log(GS_LOG_WARN, "content", "session %llx: %u frame jobs pending (%s): disconnecting",
+               (unsigned long long)id, mine, own ? "max_session_jobs" : "its share of max_jobs");
+        gs_session_disconnect(app->net, id);
+    }
+    return 0;
+}
+
+/* Queue a frame job (a frame, or a bad frame for the hook) on the session's actor. */
+static void push_frame(gs_app_t *app, gs_actor_t *a, gs_session_id_t id, uint32_t kind,
+                       uint32_t msg_id, uintptr_t bad_kind, const uint8_t *body, uint32_t len) {
+    if (!admit(app, a, id))
+        return;
+    gs__job_t *job = gs__job_alloc(app->sched, len);
+    if (!job) {
+        inc(&app->frames_shed);
+        gs_log(GS_LOG_ERROR, "content", "session %llx: no memory for a frame job: disconnecting",
+               (unsigned long long)id);
+        gs_session_disconnect(app->net, id);
+        return;
+    }
+    job->kind = kind;
+    job->arg = msg_id;
+    job->ptr = (void *)bad_kind;
+    if (len)
+        memcpy(job->data, body, len);
+    atomic_fetch_add_explicit(&app->frames_pending, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->frames_pending, 1, memory_order_relaxed);
+    gs__actor_push(a, job);
 }
 
 static void io_frame(gs_net_t *net, gs_session_id_t id, void *su, uint32_t msg_id,
@@ -188,41 +255,22 @@ static void io_frame(gs_net_t *net, gs_session_id_t id, void *su, uint32_t msg_i
     if (!a)
         return; /* its actor could not be made: the session is closing */
     /* The id and the handler are checked here, on the IO thread (both tables are read-only once
-     * started), so that garbage never costs a job. */
+     * started), so that garbage never costs a job, unless the app asked to see it. */
+    gs_bad_frame_kind_t bad = 0;
     if (!gs_msg_registry_find(app->reg, msg_id)) {
         inc(&app->bad_id);
-        bad_frame(app, id, "unknown message id", msg_id, GS_EBADID);
-        return;
-    }
-    if (!handler_find(app, msg_id)) {
+        bad = GS_BAD_FRAME_UNKNOWN_ID;
+    } else if (!handler_find(app, msg_id)) {
         inc(&app->unhandled);
-        bad_frame(app, id, "no handler", msg_id, GS_EBADID);
+        bad = GS_BAD_FRAME_UNHANDLED;
+    }
+    if (bad && !app->on_bad_frame) {
+        bad_frame(app, id, bad == GS_BAD_FRAME_UNKNOWN_ID ? "unknown message id" : "no handler",
+                  msg_id, GS_EBADID);
         return;
     }
-    if (atomic_load_explicit(&app->frames_pending, memory_order_relaxed) >= app->cfg.max_jobs) {
-        inc(&app->frames_shed);
-        if (app->cfg.overload == GS_OVERLOAD_DISCONNECT) {
-            gs_log(GS_LOG_WARN, "content",
-                   "session %llx: %u frame jobs pending (max_jobs): disconnecting",
-                   (unsigned long long)id, app->cfg.max_jobs);
-            gs_session_disconnect(app->net, id);
-        }
-        return;
-    }
-    gs__job_t *job = gs__job_alloc(app->sched, len);
-    if (!job) {
-        inc(&app->frames_shed);
-        gs_log(GS_LOG_ERROR, "content", "session %llx: no memory for a frame job: disconnecting",
-               (unsigned long long)id);
-        gs_session_disconnect(app->net, id);
-        return;
-    }
-    job->kind = GS__JOB_FRAME;
-    job->arg = msg_id;
-    if (len)
-        memcpy(job->data, body, len);
-    atomic_fetch_add_explicit(&app->frames_pending, 1, memory_order_relaxed);
-    gs__actor_push(a, job);
+    push_frame(app, a, id, bad ? GS__JOB_BAD_FRAME : GS__JOB_FRAME, msg_id, (uintptr_t)bad, body,
+               len);
 }
 
 static void io_close(gs_net_t *net, gs_session_id_t id, void *su, gs_close_reason_t reason,
@@ -238,6 +286,7 @@ static void io_close(gs_net_t *net, gs_session_id_t id, void *su, gs_close_reaso
     if (app->session_actors[slot] == a)
         app->session_actors[slot] = NULL;
     gs_mutex_unlock(stripe(app, slot));
+    atomic_fetch_sub_explicit(&app->sessions_open, 1, memory_order_relaxed);
     gs__job_t *close = a->close_job;
     a->close_job = NULL;
     close->arg = (uint32_t)reason;
@@ -261,9 +310,33 @@ static gs_arena_t *worker_arena(gs_app_t *app) {
     return a;
 }
 
+/* The app's hook decides (it may reply first); returns after applying its policy. */
+static void run_bad_frame_hook(gs_app_t *app, gs_ctx_t *ctx, const gs_bad_frame_t *bf) {
+    gs_bad_frame_policy_t p = app->on_bad_frame(ctx, bf, app->bad_frame_user);
+    if (p == GS_BAD_FRAME_DROP)
+        return;
+    gs_log(GS_LOG_INFO, "content", "session %llx: bad frame (message id 0x%08x, %s): closing",
+           (unsigned long long)ctx->session, bf->msg_id, gs_err_name(bf->err));
+    ctx->actor->cut = 1;
+    gs_session_close_flushed(app->net, ctx->session);
+}
+
 static void run_frame(gs_app_t *app, gs_ctx_t *ctx, gs__job_t *job) {
     atomic_fetch_sub_explicit(&app->frames_pending, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&ctx->actor->frames_pending, 1, memory_order_relaxed);
+    if (ctx->actor->cut)
+        return; /* a bad frame before this one closed the session */
     uint32_t msg_id = job->arg;
+    if (job->kind == GS__JOB_BAD_FRAME) {
+        gs_bad_frame_t bf = {.kind = (gs_bad_frame_kind_t)(uintptr_t)job->ptr,
+                             .err = GS_EBADID,
+                             .msg_id = msg_id,
+                             .type = gs_msg_registry_find(app->reg, msg_id),
+                             .body = job->data,
+                             .len = (uint32_t)job->len};
+        run_bad_frame_hook(app, ctx, &bf);
+        return;
+    }
     gs_arena_t *arena = worker_arena(app);
     if (!arena) {
         bad_frame(app, ctx->session, "no memory for a decode arena", msg_id, GS_ENOMEM);
@@ -275,7 +348,17 @@ static void run_frame(gs_app_t *app, gs_ctx_t *ctx, gs__job_t *job) {
         inc(&app->decode_failed);
         if (rc == GS_EBADTEXT)
             inc(&app->bad_text);
-        bad_frame(app, ctx->session, "undecodable body", msg_id, rc);
+        if (app->on_bad_frame && rc != GS_ENOMEM) {
+            gs_bad_frame_t bf = {.kind = GS_BAD_FRAME_UNDECODABLE,
+                                 .err = rc,
+                                 .msg_id = msg_id,
+                                 .type = gs_msg_registry_find(app->reg, msg_id),
+                                 .body = job->data,
+                                 .len = (uint32_t)job->len};
+            run_bad_frame_hook(app, ctx, &bf);
+        } else {
+            bad_frame(app, ctx->session, "undecodable body", msg_id, rc);
+        }
     } else {
         const handler_t *h = handler_find(app, msg_id); /* checked on the IO thread */
         h->cb(ctx, m, h->user);
@@ -297,6 +380,7 @@ static void dispatch(gs__sched_t *s, gs_actor_t *a, gs__job_t *job, void *user) 
             app->on_open(&ctx, app->session_user_cb);
         break;
     case GS__JOB_FRAME:
+    case GS__JOB_BAD_FRAME:
         run_frame(app, &ctx, job);
         break;
     case GS__JOB_CLOSE:
@@ -346,6 +430,10 @@ int gs_app_create(gs_app_t **out, const gs_app_config_t *cfg) {
         c->workers = WORKERS_DEFAULT;
     if (!c->max_jobs)
         c->max_jobs = MAX_JOBS_DEFAULT;
+    if (!c->max_session_jobs)
+        c->max_session_jobs = MAX_SESSION_JOBS_DEFAULT;
+    if (c->max_session_jobs > c->max_jobs)
+        c->max_session_jobs = c->max_jobs;
     if (!c->actor_batch)
         c->actor_batch = BATCH_DEFAULT;
     if (!c->max_body)
@@ -533,6 +621,7 @@ void gs_app_stats(gs_app_t *app, gs_app_stats_t *out) {
     out->jobs_run = ss.jobs_run;
     out->jobs_pending = atomic_load_explicit(&app->frames_pending, memory_order_relaxed);
     out->frames_shed = rd(&app->frames_shed);
+    out->session_shed = rd(&app->session_shed);
     out->bad_id = rd(&app->bad_id);
     out->decode_failed = rd(&app->decode_failed);
     out->bad_text = rd(&app->bad_text);

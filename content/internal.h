@@ -10,11 +10,13 @@
  * Jobs: one pooled block each, allocated by the poster, freed by the scheduler after the run.
  * ------------------------------------------------------------------------------------------- */
 typedef enum {
-    GS__JOB_USER = 0, /* gs_actor_post: fn(ctx, data, len) */
-    GS__JOB_OPEN,     /* session opened */
-    GS__JOB_FRAME,    /* a received frame: msg_id + body in data */
-    GS__JOB_CLOSE,    /* session closed: reason in arg */
-    GS__JOB_TIMER,    /* a timer run: ptr = the timer */
+    GS__JOB_USER = 0,  /* gs_actor_post: fn(ctx, data, len) */
+    GS__JOB_OPEN,      /* session opened */
+    GS__JOB_FRAME,     /* a received frame: msg_id + body in data */
+    GS__JOB_CLOSE,     /* session closed: reason in arg */
+    GS__JOB_TIMER,     /* a timer run: ptr = the timer */
+    GS__JOB_BAD_FRAME, /* a frame refused on the IO thread, for the app's hook: msg id in arg,
+                          the gs_bad_frame_kind_t in ptr (as an integer), body in data */
 } gs__job_kind_t;
 
 typedef struct gs__job {
@@ -37,12 +39,15 @@ struct gs_actor {
     _Atomic uint32_t refs; /* owners + one per queued job + one while scheduled */
     _Atomic int scheduled; /* in the run queue or running on a worker */
     gs__sched_t *sched;
-    gs_app_t *app;                 /* NULL for actors made directly on a scheduler (tests) */
-    gs_list_t run_link;            /* in the run queue, under its lock */
-    void *user;                    /* gs_actor_set_user */
-    gs_session_id_t session;       /* session actors: their session */
-    void *session_user;            /* session actors: gs_ctx_set_session_user */
-    gs__job_t *close_job;          /* session actors: allocated at open, so close cannot fail */
+    gs_app_t *app;                   /* NULL for actors made directly on a scheduler (tests) */
+    gs_list_t run_link;              /* in the run queue, under its lock */
+    void *user;                      /* gs_actor_set_user */
+    gs_session_id_t session;         /* session actors: their session */
+    void *session_user;              /* session actors: gs_ctx_set_session_user */
+    gs__job_t *close_job;            /* session actors: allocated at open, so close cannot fail */
+    _Atomic uint32_t frames_pending; /* session actors: frame jobs queued (max_session_jobs) */
+    int cut; /* session actors: a bad frame closed it; its later frame jobs are skipped (only
+                the actor's own jobs touch it) */
     void (*finalizer)(void *user); /* gs_actor_set_finalizer: runs when the actor is freed */
     char name[32];
 };

@@ -18,6 +18,10 @@
 #define USAGE_EXIT    2
 #define STOP_FLUSH_MS 2000u
 #define TICK_NS       UINT64_C(1000000000)
+/* Idle connections are closed by default: each holds a session slot, and enough idle ones
+ * would lock every other client out. A minute is far above any echo client's gap between
+ * frames (nginx keepalive_timeout is 75 s); benchmarks that want none pass 0. */
+#define IDLE_TIMEOUT_MS_DEFAULT 60000u
 
 typedef struct server_opts {
     const char *host;
@@ -29,7 +33,7 @@ typedef struct server_opts {
     uint32_t max_frame;       /* 0: net default */
     uint32_t send_hard_limit; /* 0: net default; UINT32_MAX: off */
     uint32_t send_soft_limit; /* 0: net default; UINT32_MAX: off */
-    uint32_t idle_timeout_ms; /* 0: off */
+    uint32_t idle_timeout_ms; /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
 } server_opts_t;
 
 typedef struct echo_server {
@@ -190,8 +194,8 @@ static void usage(FILE *f) {
             "usage: %s [options]\n"
             "\n"
             "Echoes every frame back with the same message id and body (or, with --raw, every\n"
-            "byte). Prints \"%s: listening on HOST:PORT (framed|raw, N threads)\" on stdout\n"
-            "when ready; SIGINT or SIGTERM stops it cleanly.\n"
+            "byte). Prints \"%s: listening on HOST:PORT (framed|raw, N threads, idle timeout\n"
+            "MS ms)\" on stdout when ready; SIGINT or SIGTERM stops it cleanly.\n"
             "\n"
             "Options:\n"
             "  --host ADDR              numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
@@ -205,7 +209,8 @@ static void usage(FILE *f) {
             "                           'off' disables)\n"
             "  --send-soft-limit BYTES  queued bytes that cut a session after a grace period\n"
             "                           (default 256 KiB; 'off' disables)\n"
-            "  --idle-timeout-ms MS     close sessions silent for this long (default 0: off)\n"
+            "  --idle-timeout-ms MS     close sessions silent for this long (default 60000;\n"
+            "                           0: off)\n"
             "  --help                   show this text\n"
             "  --version                print the version and exit\n"
             "\n"
@@ -348,7 +353,10 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
 int main(int argc, char **argv) {
     if (cli_version(PROG, argc, argv))
         return 0;
-    server_opts_t o = {.host = "127.0.0.1", .port = 7000, .threads = 1};
+    server_opts_t o = {.host = "127.0.0.1",
+                       .port = 7000,
+                       .threads = 1,
+                       .idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT};
     int prc = parse_options(argc, argv, &o);
     if (prc > 0) {
         usage(stdout);
@@ -411,9 +419,9 @@ int main(int argc, char **argv) {
 
     /* Tests wait for this exact line, so it goes out (and is flushed) only once accepting. */
     int v6 = strchr(o.host, ':') != NULL;
-    printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " threads)\n", PROG, v6 ? "[" : "", o.host,
-           v6 ? "]" : "", (unsigned)gs_net_listen_port(srv.net), o.raw ? "raw" : "framed",
-           o.threads);
+    printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " threads, idle timeout %" PRIu32 " ms)\n",
+           PROG, v6 ? "[" : "", o.host, v6 ? "]" : "", (unsigned)gs_net_listen_port(srv.net),
+           o.raw ? "raw" : "framed", o.threads, o.idle_timeout_ms);
     fflush(stdout);
 
     gs_net_stats_t prev, cur;

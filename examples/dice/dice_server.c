@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The tutorial's game server (docs/tutorial.md): one table actor owns the players and the round;
  * session handlers forward to it; a repeating timer ends each round. Usage:
- *   dice-server [PORT]        (0 picks a free port; prints "dice-server: listening on PORT") */
+ *   dice-server [PORT [IDLE_MS]]   (0 picks a free port; prints "dice-server: listening on PORT
+ *                                   (idle timeout IDLE_MS ms)"; IDLE_MS 0 turns it off) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +13,47 @@
 
 #define MAX_PLAYERS 64
 #define ROUND_MS    1000
+#define NAME_BYTES  32 /* with the terminator */
+/* A player who sends nothing (not even a roll) for this long loses the seat: without it, idle
+ * connections would keep seats and session slots for ever. A game client rolls every round. */
+#define IDLE_MS_DEFAULT 30000u
+#define SESSIONS        1024u /* a table seats 64: spare slots for spectators and reconnects */
 
 /* ---- the table: an actor, so its state needs no lock ------------------------------------- */
 
 typedef struct table {
     gs_session_id_t ids[MAX_PLAYERS];
-    char names[MAX_PLAYERS][32];
+    char names[MAX_PLAYERS][NAME_BYTES];
     uint32_t count, round;
     uint32_t best; /* highest roll this round (0: none yet) */
-    char winner[32];
+    char winner[NAME_BYTES];
     uint64_t rng;
 } table_t;
 
 typedef struct join_job {
     gs_session_id_t session;
-    char name[32];
+    char name[NAME_BYTES];
 } join_job_t;
+
+/* Copy at most cap - 1 bytes of the UTF-8 string src, never cutting a character in two (the
+ * decoder has checked that src is valid UTF-8; a cut character would not be). */
+static void copy_utf8(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--; /* src[n] continues a character: cut before that character starts */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int seat_of(const table_t *t, gs_session_id_t who) {
+    for (uint32_t i = 0; i < t->count; i++)
+        if (t->ids[i] == who)
+            return (int)i;
+    return -1;
+}
 
 static gs_actor_t *table_actor; /* created in main before start, read-only afterwards */
 
@@ -35,13 +61,18 @@ static void table_join(gs_ctx_t *ctx, void *data, size_t len) {
     (void)len;
     join_job_t *j = data;
     table_t *t = gs_actor_user(ctx->actor);
-    if (t->count == MAX_PLAYERS) {
+    int seat = seat_of(t, j->session);
+    if (seat >= 0) {
+        /* Joining again renames the player: one session, one seat. */
+        memcpy(t->names[seat], j->name, sizeof(t->names[0]));
+    } else if (t->count == MAX_PLAYERS) {
         gs_app_disconnect(ctx->app, j->session); /* a full table; a real game would reply */
         return;
+    } else {
+        t->ids[t->count] = j->session;
+        memcpy(t->names[t->count], j->name, sizeof(t->names[0]));
+        t->count++;
     }
-    t->ids[t->count] = j->session;
-    snprintf(t->names[t->count], sizeof(t->names[0]), "%s", j->name);
-    t->count++;
     Dice__Welcome w = DICE__WELCOME__INIT;
     w.players = t->count;
     w.round_ms = ROUND_MS;
@@ -105,7 +136,7 @@ static void on_join(gs_ctx_t *ctx, const ProtobufCMessage *msg, void *user) {
     (void)user;
     const Dice__Join *j = (const Dice__Join *)msg;
     join_job_t job = {.session = ctx->session};
-    snprintf(job.name, sizeof(job.name), "%s", j->name);
+    copy_utf8(job.name, sizeof(job.name), j->name);
     gs_actor_post(table_actor, table_join, &job, sizeof(job));
 }
 
@@ -131,11 +162,15 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
     uint16_t port = argc > 1 ? (uint16_t)atoi(argv[1]) : 7100;
+    uint32_t idle_ms = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : IDLE_MS_DEFAULT;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
     gs_app_t *app;
-    if (gs_app_create(&app, &(gs_app_config_t){.workers = 2}) != 0)
+    gs_app_config_t cfg = {.workers = 2};
+    cfg.net.idle_timeout_ms = idle_ms;
+    cfg.net.max_sessions = SESSIONS;
+    if (gs_app_create(&app, &cfg) != 0)
         return 1;
     dice_proto_register(gs_app_registry(app)); /* every message of dice.proto, ids from names */
     gs_app_on_message(app, &dice__join__descriptor, on_join, NULL);
@@ -151,7 +186,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dice-server: cannot listen on port %u\n", (unsigned)port);
         return 1;
     }
-    printf("dice-server: listening on %u\n", (unsigned)gs_app_listen_port(app));
+    printf("dice-server: listening on %u (idle timeout %u ms)\n", (unsigned)gs_app_listen_port(app),
+           (unsigned)idle_ms);
     fflush(stdout);
     while (!stop)
         gs_sleep_ms(50); /* a game loop would live here; everything else runs on the workers */

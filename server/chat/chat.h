@@ -25,13 +25,17 @@ typedef struct chat_limits {
     uint32_t room_max_chars;                 /* [32] */
     uint32_t max_text_bytes;                 /* chat and whisper text [1024] */
     uint32_t max_rooms_per_user;             /* [10] */
-    uint32_t max_members_per_room;           /* [1000] */
+    uint32_t max_members_per_room;           /* [900]: a JoinReply of that many longest
+                                                nicknames must fit max_body (checked at start) */
     uint32_t max_rooms;                      /* rooms alive at once [10000] */
-    uint32_t rate_per_s;                     /* chats + whispers per second per session [20] */
-    uint32_t burst;                          /* token bucket depth [40] */
-    uint32_t abuse_strikes;                  /* refusals in a row (leaking at rate_per_s) that
-                                                disconnect [40] */
-    uint32_t heartbeat_ms;                   /* silence that closes a session [30000] */
+    uint32_t rate_per_s;        /* request budget per second per session, in cost units (a chat
+                                   costs 1; session.c lists the cost of each request) [20] */
+    uint32_t burst;             /* token bucket depth [40] */
+    uint32_t abuse_strikes;     /* refusals (leaking at strike_leak_per_s) that disconnect [40] */
+    uint32_t strike_leak_per_s; /* refusals forgiven per second [0: rate_per_s / 4], so that a
+                                   client refused more often than that, forever, is cut */
+    uint32_t heartbeat_ms;      /* silence that closes a session [30000] */
+    uint32_t login_timeout_ms;  /* connect -> logged in, or the session is cut [10000] */
 } chat_limits_t;
 
 typedef struct chat_counters {
@@ -44,6 +48,7 @@ typedef struct chat_server {
     chat_limits_t lim;
     gs_actor_t *lobby;
     chat_counters_t ctr;
+    uint32_t max_body; /* largest message body (the app's max_body, resolved) */
 } chat_server_t;
 
 /* ---- the server as a whole (server.c): used by main.c and by the tests --------------------- */
@@ -59,8 +64,13 @@ typedef struct chat_server_config {
 
 /* The defaults of every limit (the --help text of gs-chat-server lists them). */
 void chat_limits_default(chat_limits_t *lim);
+/* Whether lim fits max_body: the largest JoinReply (max_members_per_room longest nicknames in
+ * the longest room name) and the largest ChatDelivery must encode. 0, or GS_EINVAL (logged,
+ * with the largest member count that would fit). */
+int chat_limits_check(const chat_limits_t *lim, uint32_t max_body);
 /* Create and start: app, protocol, handlers, lobby, listener. s is the caller's (zeroed here).
- * Returns 0 or a GS_E* code (nothing is left running). */
+ * Returns 0, GS_EINVAL (limits that do not fit max_body) or a GS_E* code (nothing is left
+ * running). */
 int chat_server_start(chat_server_t *s, const chat_server_config_t *cfg);
 /* Stop (flushing sends for up to flush_ms) and free everything. Returns the unsent count. */
 uint64_t chat_server_stop(chat_server_t *s, uint32_t flush_ms);
@@ -126,6 +136,7 @@ void chat_join_fail(chat_lobby_join_t *req, Chat__ErrorCode code, const char *de
 typedef struct chat_lobby_room_list {
     gs_session_id_t session;
     uint32_t request_id;
+    char after[CHAT_ROOM_MAX_BYTES + 1]; /* the page starts after this name ("" = first) */
 } chat_lobby_room_list_t;
 void chat_lobby_room_list(gs_ctx_t *ctx, void *data, size_t len);
 

@@ -130,6 +130,21 @@ void chat_lobby_room_update(gs_ctx_t *ctx, void *data, size_t len) {
     }
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const Chat__RoomInfo *)a)->name, ((const Chat__RoomInfo *)b)->name);
+}
+
+/* Bytes of a length-delimited field of n bytes with a one-byte tag. */
+static size_t field_bytes(size_t n) {
+    size_t v = 1;
+    for (size_t x = n; x >= 0x80; x >>= 7)
+        v++;
+    return 1 + v + n;
+}
+
+/* One page of rooms, in name order after req->after, as many as fit the largest body: a reply
+ * is always sent, whatever the number of rooms (a list past the largest frame used to be
+ * refused by the encoder, and the client got nothing). */
 void chat_lobby_room_list(gs_ctx_t *ctx, void *data, size_t len) {
     (void)len;
     chat_lobby_room_list_t *req = data;
@@ -147,20 +162,37 @@ void chat_lobby_room_list(gs_ctx_t *ctx, void *data, size_t len) {
     }
     size_t k = 0;
     for (size_t i = 0; i < l->rooms.cap && k < n; i++) {
-        if (!l->rooms.slots[i].key)
+        if (!l->rooms.slots[i].key || strcmp(l->rooms.slots[i].key, req->after) <= 0)
             continue;
         room_entry_t *e = l->rooms.slots[i].value;
         chat__room_info__init(&infos[k]);
         infos[k].name = l->rooms.slots[i].key;
         infos[k].members = e->members;
-        ptrs[k] = &infos[k];
         k++;
+    }
+    qsort(infos, k, sizeof(*infos), by_name);
+    /* The request id, the entries, and room for the cursor: the name of the last entry. */
+    size_t used = 6, page = 0;
+    for (; page < k; page++) {
+        size_t entry = field_bytes(protobuf_c_message_get_packed_size(&infos[page].base));
+        if (used + entry + field_bytes(strlen(infos[page].name)) > s->max_body)
+            break;
+        used += entry;
+        ptrs[page] = &infos[page];
+    }
+    if (page == 0 && k > 0) {
+        /* Not even one entry fits (a tiny max_body): say so rather than end the walk. */
+        free(infos);
+        free(ptrs);
+        chat_send_error(s, req->session, req->request_id, CHAT__ERROR_CODE__ERROR_SERVER_BUSY,
+                        gs_msg_id_of_name("chat.RoomListRequest"), "room list page too small");
+        return;
     }
     Chat__RoomList r = CHAT__ROOM_LIST__INIT;
     r.request_id = req->request_id;
-    r.n_rooms = k;
+    r.n_rooms = page;
     r.rooms = ptrs;
-    /* A huge room list could pass the largest frame: the encode refuses it (logged). */
+    r.next = page < k ? infos[page - 1].name : (char *)"";
     gs_app_send(s->app, req->session, &r.base);
     free(infos);
     free(ptrs);

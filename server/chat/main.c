@@ -47,13 +47,18 @@ static void usage(FILE *f) {
             "  --room-max N            room name length in characters, at most (default 32)\n"
             "  --max-text BYTES        chat and whisper text (default 1024)\n"
             "  --max-rooms-per-user N  rooms one session may be in (default 10)\n"
-            "  --max-members N         members per room (default 1000)\n"
+            "  --max-members N         members per room (default 900: a JoinReply listing that\n"
+            "                          many 16-character nicknames must fit 64 KiB; checked)\n"
             "  --max-rooms N           rooms on the server (default 10000)\n"
-            "  --rate N                chats + whispers per second per session (default 20)\n"
-            "  --burst N               chats allowed at once above the rate (default 40)\n"
-            "  --abuse-strikes N       refused chats (leaking at --rate) that cut a session\n"
-            "                          (default 40)\n"
+            "  --rate N                request budget per second per session (default 20); a\n"
+            "                          chat, whisper or ping costs 1, a login, join or leave 2,\n"
+            "                          a room list 4\n"
+            "  --burst N               budget usable at once above the rate (default 40)\n"
+            "  --abuse-strikes N       refused requests that cut a session (default 40)\n"
+            "  --strike-leak N         refusals forgiven per second (default --rate / 4)\n"
             "  --heartbeat-ms MS       silence that closes a session (default 30000)\n"
+            "  --login-timeout-ms MS   connect to logged in, or the session is cut\n"
+            "                          (default 10000)\n"
             "  --stats                 print counters to stderr once a second\n"
             "  --help                  show this text\n"
             "  --version               print the version and exit\n"
@@ -117,6 +122,10 @@ static int parse(int argc, char **argv, opts_t *o) {
             rc = cli_u32(&c, 1, 1000000, &l->burst);
         else if (cli_is(&c, "--abuse-strikes"))
             rc = cli_u32(&c, 1, 1000000, &l->abuse_strikes);
+        else if (cli_is(&c, "--strike-leak"))
+            rc = cli_u32(&c, 1, 1000000, &l->strike_leak_per_s);
+        else if (cli_is(&c, "--login-timeout-ms"))
+            rc = cli_u32(&c, 100, 3600000, &l->login_timeout_ms);
         else if (cli_is(&c, "--heartbeat-ms"))
             rc = cli_u32(&c, 100, 3600000, &l->heartbeat_ms);
         else if (cli_is(&c, "--stats"))

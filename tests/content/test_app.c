@@ -454,6 +454,125 @@ static void test_overload_disconnects(void **state) {
     stop(&f);
 }
 
+static int flood_queued(void *arg) {
+    gs_app_stats_t st = stats(arg);
+    return st.frames_shed > 0 || st.jobs_pending >= 64;
+}
+
+/* Item 7 of issue 11: a session whose handler is stuck floods. It fills its own budget
+ * (max_session_jobs) and is the one cut; another session's frames still get in and are served.
+ * (With one global budget only, the flood fills max_jobs without passing it, and the other
+ * session's next frame is the one refused.) */
+static void test_slow_session_fills_only_its_budget(void **state) {
+    (void)state;
+    fixture_t f;
+    start(&f, &(gs_app_config_t){.workers = 2, .max_jobs = 64, .max_session_jobs = 16});
+    int other = th_connect(f.port);
+    ping(other, 1, 1);
+    expect_pong(other, 1, 1);
+    int slow = th_connect(f.port);
+    ping(slow, 999, 1);
+    assert_true(th_wait_until(slow_started, &f, 5000));
+    for (uint32_t k = 2; k <= 65; k++) {
+        Chat__Ping p = CHAT__PING__INIT;
+        p.request_id = k;
+        uint8_t body[32], hdr[GS_FRAME_HEADER_SIZE];
+        size_t n = protobuf_c_message_pack(&p.base, body);
+        gs_frame_header_write(hdr, (uint32_t)n, gs_msg_id_of_name("chat.Ping"));
+        if (th_try_write_all(slow, hdr, sizeof(hdr)) != 0 || th_try_write_all(slow, body, n) != 0)
+            break; /* already cut */
+    }
+    assert_true(th_wait_until(flood_queued, &f, 5000));
+    ping(other, 2, 2);
+    expect_pong(other, 2, 2);
+    assert_int_equal(th_wait_eof(slow, 5000), 0);
+    gs_app_stats_t st = stats(&f);
+    assert_true(st.session_shed >= 1);
+    assert_true(st.jobs_pending <= 16);
+    atomic_store(&f.slow_release, 1);
+    ping(other, 3, 3);
+    expect_pong(other, 3, 3);
+    th_close(slow);
+    th_close(other);
+    stop(&f);
+}
+
+/* The on_bad_frame hook: replies with an Error naming what it saw (code = kind, request_id =
+ * -err, request_msg_id = the frame's id), keeps the session for bad text, closes it otherwise. */
+static gs_bad_frame_policy_t hook(gs_ctx_t *ctx, const gs_bad_frame_t *bf, void *user) {
+    fixture_t *f = user;
+    if (!ctx->session_user)
+        atomic_fetch_add(&f->order_errors, 1); /* runs on the session actor, after open */
+    if ((bf->kind == GS_BAD_FRAME_UNKNOWN_ID) != (bf->type == NULL) || (bf->len && !bf->body))
+        atomic_fetch_add(&f->order_errors, 1);
+    Chat__Error e = CHAT__ERROR__INIT;
+    e.code = (Chat__ErrorCode)bf->kind;
+    e.request_id = (uint32_t)-bf->err;
+    e.request_msg_id = bf->msg_id;
+    gs_app_send(ctx->app, ctx->session, &e.base);
+    return bf->err == GS_EBADTEXT ? GS_BAD_FRAME_DROP : GS_BAD_FRAME_DISCONNECT;
+}
+
+static void expect_hook_error(int fd, gs_bad_frame_kind_t kind, int err, uint32_t msg_id) {
+    Chat__Error *e = (Chat__Error *)recv_msg(fd, &chat__error__descriptor);
+    assert_int_equal(e->code, kind);
+    assert_int_equal(e->request_id, (uint32_t)-err);
+    assert_int_equal(e->request_msg_id, msg_id);
+    protobuf_c_message_free_unpacked(&e->base, NULL);
+}
+
+/* Item 11 of issue 11: with a hook, the app answers a bad frame in its own protocol before the
+ * policy applies; a frame queued behind a closing one is not handled. */
+static void test_bad_frame_hook_replies(void **state) {
+    (void)state;
+    fixture_t f;
+    memset(&f, 0, sizeof(f));
+    gs_app_config_t c = {0};
+    assert_int_equal(gs_app_create(&f.app, &c), 0);
+    assert_int_equal(chat_proto_register(gs_app_registry(f.app)), 0);
+    assert_int_equal(gs_app_on_message(f.app, &chat__ping__descriptor, on_ping, &f), 0);
+    assert_int_equal(gs_app_on_message(f.app, &chat__join_request__descriptor, on_join, &f), 0);
+    assert_int_equal(gs_app_on_session(f.app, on_open, on_close, &f), 0);
+    assert_int_equal(gs_app_on_bad_frame(f.app, hook, &f), 0);
+    assert_int_equal(gs_app_listen(f.app, &(gs_listen_config_t){.port = 0}), 0);
+    assert_int_equal(gs_app_start(f.app), 0);
+    assert_int_equal(gs_app_on_bad_frame(f.app, hook, &f), GS_ESTATE);
+    f.port = gs_app_listen_port(f.app);
+    /* Unknown id, then a Ping in the same write: the error, then the close, and no Pong. */
+    int a = th_connect(f.port);
+    th_write_frame(a, 0x12345678, "x", 1);
+    ping(a, 1, 1);
+    expect_hook_error(a, GS_BAD_FRAME_UNKNOWN_ID, GS_EBADID, 0x12345678);
+    assert_int_equal(th_wait_eof(a, 5000), 0);
+    /* A registered type nobody handles (a server-to-client message). */
+    int b = th_connect(f.port);
+    Chat__ChatDelivery d = CHAT__CHAT_DELIVERY__INIT;
+    send_msg(b, &d.base);
+    expect_hook_error(b, GS_BAD_FRAME_UNHANDLED, GS_EBADID, gs_msg_id_of_name("chat.ChatDelivery"));
+    assert_int_equal(th_wait_eof(b, 5000), 0);
+    /* Invalid UTF-8: the hook keeps the session, which goes on. */
+    int e = th_connect(f.port);
+    const uint8_t bad_room[] = {0x08, 0x06, 0x12, 0x02, 0xC0, 0xAF};
+    th_write_frame(e, gs_msg_id_of_name("chat.JoinRequest"), bad_room, sizeof(bad_room));
+    expect_hook_error(e, GS_BAD_FRAME_UNDECODABLE, GS_EBADTEXT,
+                      gs_msg_id_of_name("chat.JoinRequest"));
+    ping(e, 2, 2);
+    expect_pong(e, 2, 2);
+    /* Not protobuf at all. */
+    const uint8_t garbage[] = {0x08, 0x80, 0x80, 0x80};
+    th_write_frame(e, gs_msg_id_of_name("chat.Ping"), garbage, sizeof(garbage));
+    expect_hook_error(e, GS_BAD_FRAME_UNDECODABLE, GS_EBADMSG, gs_msg_id_of_name("chat.Ping"));
+    assert_int_equal(th_wait_eof(e, 5000), 0);
+    gs_app_stats_t st = stats(&f);
+    assert_int_equal(st.bad_id, 1);
+    assert_int_equal(st.unhandled, 1);
+    assert_int_equal(st.decode_failed, 2);
+    th_close(a);
+    th_close(b);
+    th_close(e);
+    stop(&f);
+}
+
 /* A repeating timer posts to a session's actor (serial with its frames: it sees the session
  * state), and is cancelled. */
 static void tick(gs_ctx_t *ctx, void *data, size_t len) {
@@ -532,6 +651,8 @@ int main(void) {
         cmocka_unit_test(test_broadcast_from_user_thread),
         cmocka_unit_test(test_encode_then_send_packet),
         cmocka_unit_test(test_overload_disconnects),
+        cmocka_unit_test(test_slow_session_fills_only_its_budget),
+        cmocka_unit_test(test_bad_frame_hook_replies),
         cmocka_unit_test(test_timer_on_session_actor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

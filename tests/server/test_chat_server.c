@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,7 +294,10 @@ static void test_join_reply_after_session_knows(void **state) {
         skip(); /* a held job would hold the IO thread, and the pings with it */
     static _Atomic int lobby_gate, session_gate;
     fx_t f;
-    start(&f, NULL);
+    chat_limits_t lim;
+    chat_limits_default(&lim);
+    lim.rate_per_s = lim.burst = 1000000; /* bob polls the room list */
+    start(&f, &lim);
     int a = login(&f, "alice");
     gs_actor_t *session = only_session_actor(&f);
     /* Hold the lobby (one worker), so the session handles the join and posts it on, then
@@ -338,37 +342,256 @@ static void test_join_reply_after_session_knows(void **state) {
     stop(&f);
 }
 
-/* A JoinReply too big to encode (here: a long room name and nickname against a small
- * max_body; in production, a member list past it) refuses the join with an error and leaves no
- * trace: the room it would have created closes again, and the session can join elsewhere. */
-static void test_join_reply_too_big(void **state) {
+/* A nickname of 16 four-byte characters (the longest there is), the last one varying with i. */
+static void long_nick(char *out, uint32_t i) {
+    for (int k = 0; k < 16; k++)
+        memcpy(out + 4 * k, "\xF0\x9F\x98\x80", 4);
+    out[63] = (char)(0x80 + i); /* U+1F600 + i, i < 64 */
+    out[64] = '\0';
+}
+
+/* Item 9 of issue 11: members per room times the longest nickname must fit a JoinReply. Limits
+ * that do not fit refuse to start; at the largest that fits, the last member's JoinReply (every
+ * nickname 64 bytes, the room name 128) still arrives, and one more member is ROOM_FULL. */
+static void test_join_reply_fits_at_member_limit(void **state) {
     (void)state;
+    enum { BODY = 2048, MEMBERS = 28 }; /* (2048 - 11 - 131) / 66 */
+    chat_limits_t lim;
+    chat_limits_default(&lim);
+    lim.max_members_per_room = MEMBERS + 1;
+    chat_server_config_t cfg = {.host = "127.0.0.1", .max_body = BODY, .lim = lim};
+    chat_server_t bad;
+    assert_int_equal(chat_server_start(&bad, &cfg), GS_EINVAL);
+    chat_limits_default(&lim);
+    lim.max_members_per_room = 900; /* the default fits the default 64 KiB */
+    assert_int_equal(chat_limits_check(&lim, 0), GS_EINVAL);
+    assert_int_equal(chat_limits_check(&lim, 65536), 0);
+    lim.max_members_per_room = MEMBERS;
     fx_t f;
-    start_with(&f, NULL, 48);
-    int a = login(&f, "alice"), b = login(&f, "bob");
-    join(&f, a, 2, "r", 1);
-    join(&f, b, 2, "r", 2);
-    expect_event(&f, a, "r", "bob", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
-    /* Request id, a 30-character room and a 16-character nickname: over 48 bytes. */
-    int d = login(&f, "dddddddddddddddd");
-    send_join(d, 3, "abcdefghijabcdefghijabcdefghij");
-    expect_error(&f, d, 3, CHAT__ERROR_CODE__ERROR_SERVER_BUSY);
-    /* The failed join is forgotten by d's session; "r" with three names still fits. */
-    join(&f, d, 4, "r", 3);
-    expect_event(&f, a, "r", "dddddddddddddddd", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
-    expect_event(&f, b, "r", "dddddddddddddddd", CHAT__ROOM_EVENT__KIND__KIND_JOINED);
-    Chat__RoomListRequest lr = CHAT__ROOM_LIST_REQUEST__INIT;
-    lr.request_id = 5;
-    tc_send(d, &lr.base);
-    Chat__RoomList *rl = (Chat__RoomList *)tc_expect(d, f.reg, &chat__room_list__descriptor);
-    assert_int_equal(rl->n_rooms, 1); /* the room of the failed join closed again */
-    assert_string_equal(rl->rooms[0]->name, "r");
-    assert_int_equal(rl->rooms[0]->members, 3);
-    free_msg(&rl->base);
+    start_with(&f, &lim, BODY);
+    char room[129];
+    for (int k = 0; k < 32; k++)
+        memcpy(room + 4 * k, "\xF0\x9F\x8E\xB2", 4);
+    room[128] = '\0';
+    int fds[MEMBERS + 1];
+    for (uint32_t i = 0; i <= MEMBERS; i++) {
+        char nick[65];
+        long_nick(nick, i);
+        fds[i] = login(&f, nick);
+        if (i < MEMBERS) {
+            join(&f, fds[i], 2, room, i + 1);
+        } else {
+            send_join(fds[i], 2, room);
+            expect_error(&f, fds[i], 2, CHAT__ERROR_CODE__ERROR_ROOM_FULL);
+        }
+    }
+    for (uint32_t i = 0; i <= MEMBERS; i++)
+        th_close(fds[i]);
+    stop(&f);
+}
+
+/* Item 9 of issue 11: a room list larger than one frame comes in pages (it used to get no
+ * reply at all); the walk lists every room once, in name order. */
+static void test_room_list_pages(void **state) {
+    (void)state;
+    enum { ROOMS = 60 };
+    chat_limits_t lim;
+    chat_limits_default(&lim);
+    lim.max_members_per_room = 10;
+    lim.max_rooms_per_user = ROOMS;
+    lim.rate_per_s = lim.burst = 1000;
+    fx_t f;
+    start_with(&f, &lim, 1500); /* 60 rooms take about 2300 bytes */
+    int a = login(&f, "alice");
+    for (uint32_t i = 0; i < ROOMS; i++) {
+        char name[33];
+        snprintf(name, sizeof(name), "room-%02u-abcdefghijklmnopqrstuvwx",
+                 (unsigned)(ROOMS - 1 - i));
+        join(&f, a, 10 + i, name, 1);
+    }
+    char after[129] = "", prev[129] = "";
+    uint32_t seen = 0, pages = 0;
+    do {
+        Chat__RoomListRequest lr = CHAT__ROOM_LIST_REQUEST__INIT;
+        lr.request_id = 100 + pages;
+        lr.after = after;
+        tc_send(a, &lr.base);
+        Chat__RoomList *rl = (Chat__RoomList *)tc_expect(a, f.reg, &chat__room_list__descriptor);
+        assert_int_equal(rl->request_id, 100 + pages);
+        assert_true(rl->n_rooms > 0);
+        for (size_t i = 0; i < rl->n_rooms; i++) {
+            assert_true(strcmp(rl->rooms[i]->name, prev) > 0);
+            snprintf(prev, sizeof(prev), "%s", rl->rooms[i]->name);
+            assert_int_equal(rl->rooms[i]->members, 1);
+            seen++;
+        }
+        snprintf(after, sizeof(after), "%s", rl->next);
+        free_msg(&rl->base);
+        pages++;
+    } while (after[0] && pages < 100);
+    assert_int_equal(seen, ROOMS);
+    assert_true(pages >= 2);
+    th_close(a);
+    stop(&f);
+}
+
+/* Items 10 and 11 of issue 11: Ping is answered before login (chat.proto: "any time"), and a
+ * connection that does not log in within the login deadline is told and cut; a logged-in one
+ * is not. */
+static void test_ping_before_login_and_deadline(void **state) {
+    (void)state;
+    chat_limits_t lim;
+    chat_limits_default(&lim);
+    lim.login_timeout_ms = 300;
+    fx_t f;
+    start(&f, &lim);
+    int b = login(&f, "bob");
+    uint64_t t0 = gs_now_ms();
+    int a = th_connect(f.port);
+    ping(&f, a, 1);
+    expect_error(&f, a, 0, CHAT__ERROR_CODE__ERROR_NOT_LOGGED_IN);
+    assert_int_equal(th_wait_eof(a, 5000), 0);
+    assert_true(gs_now_ms() - t0 >= 250);
+    assert_int_equal(atomic_load(&f.s.ctr.pre_login_cut), 1);
+    gs_sleep_ms(100);
+    ping(&f, b, 2); /* logged in before its deadline: it stays */
     th_close(a);
     th_close(b);
-    th_close(d);
-    stop(&f); /* every room emptied and forgotten */
+    stop(&f);
+}
+
+/* Item 11 of issue 11: the errors chat.proto promises, instead of a silent cut. */
+static void test_bad_requests_answered(void **state) {
+    (void)state;
+    fx_t f;
+    start(&f, NULL);
+    /* A nickname that is not UTF-8: NICK_INVALID, and the session may try again. */
+    int a = th_connect(f.port);
+    const uint8_t bad_nick[] = {0x08, 0x04, 0x12, 0x04, 'a', 'b', 0xC0, 0xAF};
+    th_write_frame(a, gs_msg_id_of_name("chat.LoginRequest"), bad_nick, sizeof(bad_nick));
+    expect_error(&f, a, 4, CHAT__ERROR_CODE__ERROR_NICK_INVALID);
+    send_login(a, 1, "alice");
+    Chat__LoginReply *lr = (Chat__LoginReply *)tc_expect(a, f.reg, &chat__login_reply__descriptor);
+    free_msg(&lr->base);
+    join(&f, a, 2, "r", 1);
+    /* Chat text that is not UTF-8, or holds NUL: TEXT_INVALID, the session goes on. */
+    const uint8_t bad_text[] = {0x08, 0x07, 0x12, 0x01, 'r', 0x1a, 0x02, 0xC0, 0xAF};
+    th_write_frame(a, gs_msg_id_of_name("chat.ChatSend"), bad_text, sizeof(bad_text));
+    expect_error(&f, a, 7, CHAT__ERROR_CODE__ERROR_TEXT_INVALID);
+    const uint8_t nul_text[] = {0x08, 0x08, 0x12, 0x01, 'r', 0x1a, 0x02, 'h', 0x00};
+    th_write_frame(a, gs_msg_id_of_name("chat.ChatSend"), nul_text, sizeof(nul_text));
+    expect_error(&f, a, 8, CHAT__ERROR_CODE__ERROR_TEXT_INVALID);
+    ping(&f, a, 9);
+    /* A message only the server sends: BAD_REQUEST, then the close. */
+    Chat__ChatDelivery d = CHAT__CHAT_DELIVERY__INIT;
+    tc_send(a, &d.base);
+    expect_error(&f, a, 0, CHAT__ERROR_CODE__ERROR_BAD_REQUEST);
+    assert_int_equal(th_wait_eof(a, 5000), 0);
+    /* A body that is not protobuf, and an unknown message id: the same. */
+    int b = login(&f, "bob");
+    const uint8_t garbage[] = {0x08, 0x80, 0x80, 0x80};
+    th_write_frame(b, gs_msg_id_of_name("chat.Ping"), garbage, sizeof(garbage));
+    expect_error(&f, b, 0, CHAT__ERROR_CODE__ERROR_BAD_REQUEST);
+    assert_int_equal(th_wait_eof(b, 5000), 0);
+    int c = th_connect(f.port);
+    th_write_frame(c, 0x12345678, "x", 1);
+    expect_error(&f, c, 0, CHAT__ERROR_CODE__ERROR_BAD_REQUEST);
+    assert_int_equal(th_wait_eof(c, 5000), 0);
+    th_close(a);
+    th_close(b);
+    th_close(c);
+    stop(&f);
+}
+
+/* Write one frame of m unless the peer is gone; 0 or -1. */
+static int try_send(int fd, const ProtobufCMessage *m) {
+    uint8_t body[2048], hdr[GS_FRAME_HEADER_SIZE];
+    size_t n = protobuf_c_message_pack(m, body);
+    gs_frame_header_write(hdr, (uint32_t)n, gs_msg_id_of_name(m->descriptor->name));
+    return th_try_write_all(fd, hdr, sizeof(hdr)) == 0 && th_try_write_all(fd, body, n) == 0 ? 0
+                                                                                             : -1;
+}
+
+/* Item 8 of issue 11: every kind of request is charged to the session's budget, so a client that
+ * floods room lists, join/leave loops, invalid logins or too-long chats is cut like a chat
+ * flooder, while another client's requests are still answered. */
+static void test_every_request_charged(void **state) {
+    (void)state;
+    static char long_text[1100];
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    for (int kind = 0; kind < 4; kind++) {
+        fx_t f;
+        start(&f, NULL);
+        int other = login(&f, "other");
+        int fl = kind == 2 ? th_connect(f.port) : login(&f, "flooder");
+        if (kind == 3)
+            join(&f, fl, 2, "r", 1);
+        for (uint32_t k = 0; k < 2000; k++) {
+            int rc;
+            if (kind == 0) {
+                Chat__RoomListRequest r = CHAT__ROOM_LIST_REQUEST__INIT;
+                r.request_id = k;
+                rc = try_send(fl, &r.base);
+            } else if (kind == 1) {
+                Chat__JoinRequest j = CHAT__JOIN_REQUEST__INIT;
+                j.request_id = k;
+                j.room = "loop";
+                Chat__LeaveRequest l = CHAT__LEAVE_REQUEST__INIT;
+                l.request_id = k;
+                l.room = "loop";
+                rc = try_send(fl, &j.base) || try_send(fl, &l.base);
+            } else if (kind == 2) {
+                Chat__LoginRequest l = CHAT__LOGIN_REQUEST__INIT;
+                l.request_id = k;
+                l.nickname = "x"; /* too short */
+                rc = try_send(fl, &l.base);
+            } else {
+                Chat__ChatSend c = CHAT__CHAT_SEND__INIT;
+                c.request_id = k;
+                c.room = "r";
+                c.text = long_text;
+                rc = try_send(fl, &c.base);
+            }
+            if (rc != 0)
+                break; /* cut already */
+        }
+        ping(&f, other, 3);
+        if (th_wait_eof(fl, 5000) != 0)
+            fail_msg("flood kind %d: not cut", kind);
+        assert_int_equal(atomic_load(&f.s.ctr.abusers_cut), 1);
+        ping(&f, other, 4);
+        th_close(fl);
+        th_close(other);
+        stop(&f);
+    }
+}
+
+/* Item 8 of issue 11: a client sending at 1.8 times the rate is refused 44% of the time, for
+ * ever; refusals used to be forgiven at the full rate, so it was never cut. */
+static void test_refused_below_twice_the_rate_is_cut(void **state) {
+    (void)state;
+    chat_limits_t lim;
+    chat_limits_default(&lim);
+    lim.rate_per_s = 50;
+    lim.burst = 5;
+    lim.abuse_strikes = 10;
+    fx_t f;
+    start(&f, &lim);
+    int a = login(&f, "alice");
+    join(&f, a, 2, "r", 1);
+    int cut_seen = 0;
+    for (uint64_t k = 1; k <= 90 * 4 && !cut_seen; k++) {
+        Chat__ChatSend c = CHAT__CHAT_SEND__INIT;
+        c.room = "r";
+        c.text = "hi";
+        c.seq = k;
+        cut_seen = try_send(a, &c.base) != 0 || atomic_load(&f.s.ctr.abusers_cut) > 0;
+        gs_sleep_ms(11);
+    }
+    assert_int_equal(th_wait_eof(a, 2000), 0);
+    assert_int_equal(atomic_load(&f.s.ctr.abusers_cut), 1);
+    th_close(a);
+    stop(&f);
 }
 
 static void test_whisper(void **state) {
@@ -468,8 +691,8 @@ static void test_flood_cut_others_served(void **state) {
     }
     for (uint64_t k = 1; k <= 10; k++)
         send_chat(polite, 100 + (uint32_t)k, "r", "hi", k);
-    /* The listener sees at most the flooder's bucket (burst + what refilled), then the polite
-     * member's ten chats complete and in order, interleaved. */
+    /* The listener sees at most the flooder's bucket (burst, less its login and join, plus what
+     * refilled), then the polite member's ten chats complete and in order, interleaved. */
     uint64_t spam = 0, next_polite = 1;
     while (next_polite <= 10) {
         ProtobufCMessage *m = tc_recv(ear, f.reg);
@@ -484,7 +707,7 @@ static void test_flood_cut_others_served(void **state) {
         }
         free_msg(m);
     }
-    assert_true(spam >= 20);
+    assert_true(spam >= 16);
     assert_true(spam < 200);
     assert_int_equal(th_wait_eof(flood, 5000), 0);
     assert_int_equal(atomic_load(&f.s.ctr.abusers_cut), 1);
@@ -504,7 +727,12 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_flood_cut_others_served),
         cmocka_unit_test(test_join_reply_after_session_knows),
-        cmocka_unit_test(test_join_reply_too_big),
+        cmocka_unit_test(test_join_reply_fits_at_member_limit),
+        cmocka_unit_test(test_room_list_pages),
+        cmocka_unit_test(test_ping_before_login_and_deadline),
+        cmocka_unit_test(test_bad_requests_answered),
+        cmocka_unit_test(test_every_request_charged),
+        cmocka_unit_test(test_refused_below_twice_the_rate_is_cut),
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
     g_on_io_thread = 1;

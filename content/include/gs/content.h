@@ -60,7 +60,37 @@ typedef enum {
     GS_BAD_FRAME_DROP,           /* drop the frame, keep the session */
 } gs_bad_frame_policy_t;
 
-/* What happens to a frame when the app already holds max_jobs pending frame jobs. */
+/* Why a frame could not be handed to a handler (gs_bad_frame_t.kind). */
+typedef enum {
+    GS_BAD_FRAME_UNKNOWN_ID = 1, /* message id not in the registry (err GS_EBADID) */
+    GS_BAD_FRAME_UNHANDLED,      /* a registered type without a handler: out of place here, e.g.
+                                    a server-to-client message sent by a client (err GS_EBADID) */
+    GS_BAD_FRAME_UNDECODABLE,    /* the body did not decode: err GS_EBADTEXT (a string is not
+                                    valid UTF-8 or holds NUL: the decoder validates text),
+                                    GS_ETOOBIG or GS_EBADMSG (anything else malformed) */
+} gs_bad_frame_kind_t;
+
+/* A frame the app could not hand to a handler, as its on_bad_frame hook sees it. */
+typedef struct gs_bad_frame {
+    gs_bad_frame_kind_t kind;
+    int err;                                /* the GS_E* code named with kind */
+    uint32_t msg_id;                        /* from the frame header */
+    const ProtobufCMessageDescriptor *type; /* the registered type; NULL for UNKNOWN_ID */
+    const uint8_t *body;                    /* the frame's body, borrowed for the call */
+    uint32_t len;
+} gs_bad_frame_t;
+
+/* The app's say on a bad frame: runs on the session's actor, in order with its other frames
+ * (after the ones before it, before the ones after it), with ctx->session_user, so it may reply
+ * (gs_app_send) knowing the session's state. It returns what happens next:
+ * GS_BAD_FRAME_DISCONNECT closes the session once what is queued (the reply) has been sent
+ * (gs_app_close_flushed), and its frames still queued are dropped without running;
+ * GS_BAD_FRAME_DROP keeps the session. bf and its body are borrowed for the call. */
+typedef gs_bad_frame_policy_t (*gs_bad_frame_cb)(gs_ctx_t *ctx, const gs_bad_frame_t *bf,
+                                                 void *user);
+
+/* What happens to a frame when its session already holds max_session_jobs pending frame jobs,
+ * or when the app holds max_jobs and this session holds at least its fair share of them. */
 typedef enum {
     GS_OVERLOAD_DISCONNECT = 0, /* close that session: the client sees it and may come back */
     GS_OVERLOAD_DROP,           /* drop the frame silently (counted) */
@@ -76,10 +106,17 @@ typedef struct gs_app_config {
      * Actors keep their rules; jobs run after each batch of completions, before its sends are
      * flushed. The price is TESTPLAN E09: a slow handler stalls every session's IO. [0] */
     int run_on_io_thread;
-    uint32_t max_jobs;               /* pending frame jobs before overload [65536] */
+    /* Pending frame jobs (received, not yet handled) before overload. A session is refused
+     * (overload policy) when it holds max_session_jobs of them, or when the app holds max_jobs
+     * and the session holds at least its fair share, max_jobs / sessions open: a session with a
+     * slow handler fills only its own budget, and the frames of the others still go through
+     * (so the app may hold up to 2 * max_jobs at worst, never more). */
+    uint32_t max_jobs;               /* [65536] */
+    uint32_t max_session_jobs;       /* per session [256, at most max_jobs] */
     uint32_t actor_batch;            /* jobs an actor runs before it yields its worker [64] */
     uint32_t max_body;               /* largest message body encoded/decoded [net max_frame] */
-    gs_bad_frame_policy_t bad_frame; /* unknown id, undecodable body, no handler */
+    gs_bad_frame_policy_t bad_frame; /* unknown id, undecodable body, no handler, when no
+                                        on_bad_frame hook is set (gs_app_on_bad_frame) */
     gs_overload_policy_t overload;
     void *user; /* the game's own object: gs_app_user() from any job */
 } gs_app_config_t;
@@ -104,6 +141,13 @@ int gs_app_on_message(gs_app_t *app, const ProtobufCMessageDescriptor *d, gs_msg
 /* Session open/close handlers (either may be NULL). Before start. Each runs on the session's
  * actor: open before any of its messages, close after all of them, exactly once per open. */
 int gs_app_on_session(gs_app_t *app, gs_open_cb on_open, gs_close_cb on_close, void *user);
+
+/* Let the app answer bad frames (gs_bad_frame_cb: an error reply in its own protocol, then
+ * its choice of policy) instead of the config's bad_frame policy. Before start. With a hook, a
+ * bad frame costs a job on the session's actor (counted against max_session_jobs like any
+ * frame); without one it is decided on the IO thread and costs none. cb NULL removes it.
+ * Returns 0, GS_EINVAL, GS_ESTATE. */
+int gs_app_on_bad_frame(gs_app_t *app, gs_bad_frame_cb cb, void *user);
 
 int gs_app_listen(gs_app_t *app, const gs_listen_config_t *lc); /* gs_net_listen */
 uint16_t gs_app_listen_port(gs_app_t *app);
@@ -202,7 +246,8 @@ int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id);
 typedef struct gs_app_stats {
     uint64_t jobs_posted, jobs_run;
     uint64_t jobs_pending;  /* frame jobs posted and not yet run (the max_jobs gauge) */
-    uint64_t frames_shed;   /* frames refused by overload */
+    uint64_t frames_shed;   /* frames refused by overload (either budget) */
+    uint64_t session_shed;  /*   of which: the session's own budget (max_session_jobs) */
     uint64_t bad_id;        /* frames with an unregistered message id */
     uint64_t decode_failed; /* bodies that did not decode (GS_EBADMSG / BADTEXT / TOOBIG) */
     uint64_t bad_text;      /*   of which: invalid UTF-8 or NUL in a string */
