@@ -11,8 +11,9 @@
 
 /* Called for each complete frame, in stream order. body is borrowed, valid only during the call:
  * it points into the fed bytes when the body lies whole inside one feed (even if its header was
- * split), else into the framer's own buffer, freed after the call. body is never NULL, also when
- * len is 0 (then it may point one past the fed bytes: do not dereference it).
+ * split), else into the framer's own buffer (see gs_framer_span), dropped after the call. body is
+ * never NULL, also when len is 0 (then it may point one past the fed bytes: do not dereference
+ * it).
  * Return 0 to continue, non-zero to stop feeding (the value is returned by gs_framer_feed).
  * The callback must not feed or fini the framer that calls it. */
 typedef int (*gs_framer_frame_cb)(void *ctx, uint32_t msg_id, const uint8_t *body, uint32_t len);
@@ -24,7 +25,13 @@ typedef struct gs_framer {
     uint8_t hdr[GS_FRAME_HEADER_SIZE];
     uint32_t body_len;  /* once the header is complete: announced body length */
     uint32_t body_have; /* body bytes collected into body (failed state: see framer.c) */
-    uint8_t *body;      /* malloc'd only while a body spans feeds; NULL otherwise */
+    uint8_t *body;      /* into span's bytes, only while a body spans feeds; NULL otherwise */
+    gs_buf_t *span;     /* while a body spans feeds: one malloc holding header + body */
+    gs_buf_t *cur_span; /* during a callback: the span of the frame delivered, or NULL */
+    /* During a callback only: the frame's 8 header bytes followed by its body, contiguous (in
+     * the feed, or the span), or NULL when its header was split across feeds and its body was
+     * not (then only the body is contiguous). For handing the frame on without a copy. */
+    const uint8_t *frame_start;
 } gs_framer_t;
 
 /* Set up an empty framer. Holds no memory until a frame's body spans two feeds. max_frame is
@@ -56,5 +63,15 @@ static inline int gs_framer_partial(const gs_framer_t *fr) { return fr->hdr_have
 static inline size_t gs_framer_buffered(const gs_framer_t *fr) {
     return fr->body ? fr->body_len : 0;
 }
+
+/* What the framer mallocs for a body that spans feeds, beyond the body itself: the buffer
+ * descriptor and a copy of the header. */
+#define GS_FRAMER_SPAN_OVERHEAD (sizeof(gs_buf_t) + GS_FRAME_HEADER_SIZE)
+
+/* During a callback for a frame whose body spanned feeds: the buffer holding its header and
+ * body (data = header, len = header + body, one reference held by the framer and dropped after
+ * the callback; charge = its malloc). Take a reference (gs_buf_ref) to keep it, e.g. to send the
+ * frame on without a copy. NULL for a frame delivered in place, and outside callbacks. */
+static inline gs_buf_t *gs_framer_span(const gs_framer_t *fr) { return fr->cur_span; }
 
 #endif /* GS_NET_FRAMER_H */

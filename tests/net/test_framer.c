@@ -282,7 +282,7 @@ static void test_len_zero_delivered(void **state) {
     assert_int_equal(s.got, 3);
     assert_allocs(1);
     if (HAVE_PROBE)
-        assert_int_equal(probe.last_size, 3);
+        assert_int_equal(probe.last_size, 3 + GS_FRAMER_SPAN_OVERHEAD);
     assert_live(0);
     gs_framer_fini(&fr);
     stream_free(&st);
@@ -361,7 +361,7 @@ static void test_len_max_exact(void **state) {
     assert_int_equal(gs_framer_buffered(&fr), MAXF);
     assert_allocs(1);
     if (HAVE_PROBE)
-        assert_int_equal(probe.last_size, MAXF);
+        assert_int_equal(probe.last_size, MAXF + GS_FRAMER_SPAN_OVERHEAD);
     assert_int_equal(feed(&fr, &s, st.bytes + cut1, cut2 - cut1), 0);
     assert_int_equal(s.got, 1);
     assert_int_equal(s.in_place, 0);
@@ -487,7 +487,7 @@ static void test_len_arith_no_wrap(void **state) {
             assert_int_equal(feed(&fr, &s, buf, have), GS_ENOMEM);
             assert_int_equal(s.got, 0);
             assert_int_equal(probe.calls, 1);
-            assert_int_equal(probe.last_size, lens[i]);
+            assert_int_equal(probe.last_size, (size_t)lens[i] + GS_FRAMER_SPAN_OVERHEAD);
             assert_int_equal(gs_framer_buffered(&fr), 0);
             gs_framer_fini(&fr);
 
@@ -579,7 +579,7 @@ static void test_bytewise(void **state) {
     if (HAVE_PROBE) {
         uint64_t sum = 0;
         for (size_t i = 0; i < n; i++)
-            sum += lens[i];
+            sum += lens[i] > 0 ? lens[i] + GS_FRAMER_SPAN_OVERHEAD : 0; /* empty: no copy */
         assert_int_equal(probe.bytes, sum);
     }
     gs_framer_fini(&fr);
@@ -631,7 +631,7 @@ static size_t expected_copies(const stream_t *st, int mode, uint64_t rng, uint64
             feed_end += next_cut(mode, &rng, st->size - feed_end);
         if (st->f[i].len > 0 && feed_end < st->f[i].off + HDR + st->f[i].len) {
             copies++;
-            *bytes += st->f[i].len;
+            *bytes += st->f[i].len + GS_FRAMER_SPAN_OVERHEAD;
         }
     }
     return copies;
@@ -929,6 +929,100 @@ static void test_empty_feed(void **state) {
     stream_free(&st);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Handing frames on: gs_framer_span and frame_start during the callback. A frame whose body
+ * spans 2 or 3 feeds comes in one buffer holding its header and body, which the callback may
+ * keep (a reference) and which is freed with the last reference; a frame lying whole in a feed
+ * has frame_start at its header there; a frame whose header was split (at any byte) but whose
+ * body is whole in the next feed has neither.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+    gs_framer_t *fr;
+    gs_buf_t *kept;             /* the span of the last frame, referenced */
+    const uint8_t *frame_start; /* as seen in the callback */
+    uint32_t calls, len;
+} hand_t;
+
+static int hand_cb(void *ctx, uint32_t id, const uint8_t *body, uint32_t len) {
+    (void)id;
+    hand_t *h = ctx;
+    h->calls++;
+    h->len = len;
+    h->frame_start = h->fr->frame_start;
+    gs_buf_t *span = gs_framer_span(h->fr);
+    if (span) {
+        /* The body the callback got is the span's, right behind the header. */
+        if (body != span->data + HDR || span->len != HDR + len)
+            return 1;
+        gs_buf_ref(span);
+        h->kept = span;
+    }
+    return 0;
+}
+
+static void test_span_and_frame_start(void **state) {
+    (void)state;
+    const uint32_t blen = 3000;
+    uint8_t frame[HDR + 3000];
+    gs_frame_header_write(frame, blen, 42);
+    for (uint32_t i = 0; i < blen; i++)
+        frame[HDR + i] = (uint8_t)(i * 7 + 1);
+
+    /* Whole in one feed: frame_start is the header in the feed, no span. */
+    gs_framer_t fr;
+    hand_t h = {.fr = &fr};
+    gs_framer_init(&fr, MAXF, 0);
+    assert_int_equal(gs_framer_feed(&fr, frame, sizeof(frame), hand_cb, &h), 0);
+    assert_int_equal(h.calls, 1);
+    assert_ptr_equal(h.frame_start, frame);
+    assert_null(h.kept);
+    assert_null(fr.frame_start); /* only during the callback */
+    gs_framer_fini(&fr);
+
+    /* Across 2 and 3 feeds: the span holds exactly the frame's bytes and outlives the feed. */
+    const size_t cuts[][2] = {{HDR + 100, sizeof(frame)}, {HDR + 1, HDR + 2000}, {5, 2500}};
+    for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+        h = (hand_t){.fr = &fr};
+        probe_reset();
+        gs_framer_init(&fr, MAXF, 0);
+        probe.armed = 1;
+        size_t a = cuts[c][0], b = cuts[c][1];
+        assert_int_equal(gs_framer_feed(&fr, frame, a, hand_cb, &h), 0);
+        assert_int_equal(gs_framer_feed(&fr, frame + a, b - a, hand_cb, &h), 0);
+        assert_int_equal(gs_framer_feed(&fr, frame + b, sizeof(frame) - b, hand_cb, &h), 0);
+        probe.armed = 0;
+        assert_int_equal(h.calls, 1);
+        assert_non_null(h.kept);
+        assert_ptr_equal(h.frame_start, h.kept->data);
+        assert_int_equal(h.kept->len, sizeof(frame));
+        assert_memory_equal(h.kept->data, frame, sizeof(frame));
+        assert_int_equal(atomic_load(&h.kept->refs), 1); /* the framer's own is gone */
+        assert_true(h.kept->charge >= sizeof(frame));
+        assert_null(gs_framer_span(&fr));
+        assert_live(1);
+        gs_buf_unref(h.kept);
+        assert_live(0);
+        gs_framer_fini(&fr);
+    }
+
+    /* A small frame whose header is cut at every byte, body whole in the second feed: delivered
+     * in place, with neither a span nor a frame_start (the header is not in front of it). */
+    uint8_t small[HDR + 20];
+    gs_frame_header_write(small, 20, 9);
+    memset(small + HDR, 0x33, 20);
+    for (size_t cut = 1; cut < HDR; cut++) {
+        h = (hand_t){.fr = &fr};
+        gs_framer_init(&fr, MAXF, 0);
+        assert_int_equal(gs_framer_feed(&fr, small, cut, hand_cb, &h), 0);
+        assert_int_equal(gs_framer_feed(&fr, small + cut, sizeof(small) - cut, hand_cb, &h), 0);
+        assert_int_equal(h.calls, 1);
+        assert_int_equal(h.len, 20);
+        assert_null(h.frame_start);
+        assert_null(h.kept);
+        gs_framer_fini(&fr);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_len_zero_delivered, setup, teardown),
@@ -946,6 +1040,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fini_frees_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_span_and_frame_start, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
