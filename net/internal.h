@@ -141,6 +141,7 @@ typedef struct gs__loop_gauges {
 typedef struct gs__loop_stats {
     gs__ctr_t accepts, accept_refused, connects, sessions_total, sessions_closed;
     gs__ctr_t bytes_in, bytes_out, frames_in, frames_out, sends, gathers, short_sends;
+    gs__ctr_t frames_held, frames_hold_refused;
     gs__ctr_t disconnects[GS_CLOSE__COUNT];
     gs__ctr_t frames_rejected[GS_REJECT__COUNT];
 } gs__loop_stats_t;
@@ -165,6 +166,10 @@ struct gs__loop {
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;
     gs__loop_gauges_t q;
+    /* While on_frame / on_data runs: the session and what it is being given (gs_net_frame_hold). */
+    gs__session_t *cur_session;
+    const uint8_t *cur_bytes;
+    uint32_t cur_len, cur_msg_id;
     _Alignas(GS_CACHELINE) gs_mpsc_t inbox;
     _Alignas(GS_CACHELINE) _Atomic uint32_t wake_pending;
 };

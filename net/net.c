@@ -418,6 +418,8 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
         out->bytes_out += gs__ctr_get(&st->bytes_out);
         out->frames_in += gs__ctr_get(&st->frames_in);
         out->frames_out += gs__ctr_get(&st->frames_out);
+        out->frames_held += gs__ctr_get(&st->frames_held);
+        out->frames_hold_refused += gs__ctr_get(&st->frames_hold_refused);
         out->sends += gs__ctr_get(&st->sends);
         out->gathers += gs__ctr_get(&st->gathers);
         out->short_sends += gs__ctr_get(&st->short_sends);
@@ -433,6 +435,7 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
         out->enobufs += ps.enobufs;
         out->recv_rearms += ps.recv_rearms;
         out->accept_pauses += ps.accept_pauses;
+        out->recv_bufs_lent += ps.recv_bufs_lent;
         out->io_posted += ps.io_posted;
         out->io_completed += ps.io_completed;
         out->io_eof += ps.io_eof;

@@ -76,10 +76,17 @@ void gs__port_session_release(gs__session_t *s);
 /* Close a socket that never became a session. */
 void gs__port_close_fd(intptr_t fd);
 
+/* Loop thread, during gs__on_recv: a buffer over [data, data + len), which must lie inside the
+ * receive buffer being delivered, that keeps that receive buffer from being reused until its last
+ * reference is dropped (on any thread): one reference, owned by the caller. NULL when the backend
+ * does not lend receive buffers (IOCP: each session has its own), when it has lent enough of them
+ * already, or when out of memory: then the core copies. */
+gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len);
+
 /* Backend counters merged into gs_net_stats_t; the caller zeroes the struct, so a backend fills
  * only the counters it has. */
 typedef struct gs__port_stats {
-    uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
+    uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses, recv_bufs_lent;
     uint64_t io_posted, io_completed, io_eof, io_failed, io_failed_by[GS_IOERR__COUNT];
     uint64_t port_wakeups, port_handoffs, port_timeouts, port_errors;
 } gs__port_stats_t;

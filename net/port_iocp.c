@@ -580,6 +580,15 @@ void gs__port_session_release(gs__session_t *s) {
 
 void gs__port_close_fd(intptr_t fd) { closesocket((SOCKET)fd); }
 
+gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+    /* Each session receives into its own buffer and posts the next WSARecv into it at once:
+     * lending it would stall the session. The core copies instead. */
+    (void)loop;
+    (void)data;
+    (void)len;
+    return NULL;
+}
+
 void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     gs__port_t *p = loop->port;
     out->io_in_flight = gs__ctr_get(&p->io_in_flight);

@@ -51,11 +51,43 @@ struct gs__port {
     uint8_t *bufs;
     uint32_t nbufs, bufsize;
     int mask;
+    /* Lending receive buffers (gs__port_lend): per buffer, the references of buffers lent out of
+     * it plus one while a completion delivers it; the buffer goes back to the ring when that
+     * reaches 0. Loop thread only: lends released on other threads come back through `returns`
+     * and are counted off here. */
+    uint32_t *brefs;
+    int cur_bid;        /* the buffer gs__on_recv is delivering, or -1 */
+    uint32_t lent;      /* buffers kept out of the ring by lends */
+    uint32_t lends_out; /* lends not yet returned, at most LENDS_PER_BUF x nbufs */
+    struct lend *free_lends;
+    struct lend_chunk *lend_chunks;
+    gs_mpsc_t returns;
     uint64_t rng;              /* debug_send_max's random lengths */
     uint64_t accept_resume_ms; /* accepts paused for lack of descriptors resume then (0: none) */
     /* counters (written by the loop thread only) */
-    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses;
+    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses, lent_gauge;
 };
+
+/* A lent slice of a receive buffer: the net buffer the user holds, and where it came from. */
+typedef struct lend {
+    gs_buf_t buf;
+    gs__loop_t *loop;
+    uint32_t bid;
+    gs_mpsc_node_t ret; /* in port->returns when released on another thread */
+    struct lend *next_free;
+} lend_t;
+
+#define LENDS_PER_CHUNK 256
+/* Lends outstanding per receive buffer of the ring, on average: this bounds the descriptors a
+ * loop ever allocates (8 x 256 buffers x 88 bytes = 176 KiB by default), which are kept for reuse
+ * and not given back, whatever a slow peer or a handler holds on to. */
+#define LENDS_PER_BUF 8u
+typedef struct lend_chunk {
+    struct lend_chunk *next;
+    lend_t lends[LENDS_PER_CHUNK];
+} lend_chunk_t;
+
+static void drain_returns(gs__port_t *p);
 
 /* Per-session backend data, allocated only when needed: the address of an outgoing connect and,
  * without provided buffers, the session's own receive buffer. */
@@ -173,6 +205,15 @@ static void pbuf_setup(gs__port_t *p, const gs_net_config_t *cfg) {
         io_uring_buf_ring_add(p->br, p->bufs + (size_t)i * p->bufsize, p->bufsize,
                               (unsigned short)i, p->mask, (int)i);
     io_uring_buf_ring_advance(p->br, (int)p->nbufs);
+    p->brefs = calloc(p->nbufs, sizeof(*p->brefs));
+    if (!p->brefs) {
+        io_uring_unregister_buf_ring(&p->ring, BGID);
+        free(p->bufs);
+        munmap(mem, p->br_size);
+        p->bufs = NULL;
+        p->br = NULL;
+        return;
+    }
     p->use_pbuf = 1;
 }
 
@@ -182,6 +223,8 @@ int gs__port_init(gs__loop_t *loop) {
     if (!p)
         return GS_ENOMEM;
     p->evfd = -1;
+    p->cur_bid = -1;
+    gs_mpsc_init(&p->returns);
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)loop->index;
     int rc = ring_setup(p, cfg);
     if (rc) {
@@ -210,12 +253,27 @@ void gs__port_fini(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     if (!p)
         return;
+    /* Lends released after the loop thread ended (between gs_net_stop and here) wait here; no
+     * thread runs the loop any more, so this one may take them. */
+    drain_returns(p);
     if (p->use_pbuf)
         io_uring_unregister_buf_ring(&p->ring, BGID);
     io_uring_queue_exit(&p->ring);
     if (p->br)
         munmap(p->br, p->br_size);
-    free(p->bufs);
+    if (p->lent)
+        gs_log(GS_LOG_ERROR, GS__LOG,
+               "%u receive buffer(s) still lent at destroy: a gs_net_frame_hold buffer was "
+               "not released; its memory is kept",
+               p->lent);
+    else
+        free(p->bufs);
+    free(p->brefs);
+    while (p->lend_chunks) {
+        lend_chunk_t *c = p->lend_chunks;
+        p->lend_chunks = c->next;
+        free(c);
+    }
     if (p->evfd >= 0)
         close(p->evfd);
     free(p);
@@ -410,6 +468,7 @@ void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     out->enobufs = gs__ctr_get(&p->enobufs);
     out->recv_rearms = gs__ctr_get(&p->recv_rearms);
     out->accept_pauses = gs__ctr_get(&p->accept_pauses);
+    out->recv_bufs_lent = gs__ctr_get(&p->lent_gauge);
 }
 
 /* ---- completions ------------------------------------------------------------------------- */
@@ -418,6 +477,79 @@ static void recycle_buffer(gs__port_t *p, unsigned bid) {
     io_uring_buf_ring_add(p->br, p->bufs + (size_t)bid * p->bufsize, p->bufsize,
                           (unsigned short)bid, p->mask, 0);
     io_uring_buf_ring_advance(p->br, 1);
+}
+
+/* Loop thread: one reference to buffer bid is gone; the last one puts it back in the ring. A
+ * buffer that was lent (kept past its completion) counts out of `lent` then. */
+static void buffer_put(gs__port_t *p, unsigned bid, int was_lent) {
+    if (--p->brefs[bid] != 0)
+        return;
+    if (was_lent) {
+        p->lent--;
+        gs__ctr_add(&p->lent_gauge, (uint64_t)-1);
+    }
+    recycle_buffer(p, bid);
+}
+
+/* Loop thread: a lend's last reference is gone. */
+static void lend_return(gs__port_t *p, lend_t *l) {
+    unsigned bid = l->bid;
+    l->next_free = p->free_lends;
+    p->free_lends = l;
+    p->lends_out--;
+    buffer_put(p, bid, 1);
+}
+
+static void lend_release(gs_buf_t *b) {
+    lend_t *l = gs_container_of(b, lend_t, buf);
+    gs__loop_t *loop = l->loop;
+    if (gs__tls_loop == loop) {
+        lend_return(loop->port, l);
+        return;
+    }
+    /* Only the loop thread may touch the buffer ring: hand it back. */
+    gs_mpsc_push(&loop->port->returns, &l->ret);
+    gs__port_wake(loop);
+}
+
+static void drain_returns(gs__port_t *p) {
+    gs_mpsc_node_t *n;
+    while ((n = gs_mpsc_pop(&p->returns)) != NULL)
+        lend_return(p, gs_container_of(n, lend_t, ret));
+}
+
+gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+    gs__port_t *p = loop->port;
+    if (p->cur_bid < 0)
+        return NULL;
+    const uint8_t *base = p->bufs + (size_t)p->cur_bid * p->bufsize;
+    if (data < base || len > p->bufsize || (size_t)(data - base) > p->bufsize - len)
+        return NULL;
+    /* At most half the ring may be out on loan, so receiving never starves for long, whoever
+     * holds on to what it was lent (a slow peer's queue, a handler keeping frames). */
+    if (p->lent >= p->nbufs / 2 || p->lends_out >= LENDS_PER_BUF * p->nbufs)
+        return NULL;
+    lend_t *l = p->free_lends;
+    if (!l) {
+        lend_chunk_t *c = malloc(sizeof(*c));
+        if (!c)
+            return NULL;
+        c->next = p->lend_chunks;
+        p->lend_chunks = c;
+        for (int i = LENDS_PER_CHUNK - 1; i >= 0; i--) {
+            c->lends[i].next_free = p->free_lends;
+            p->free_lends = &c->lends[i];
+        }
+        l = p->free_lends;
+    }
+    p->free_lends = l->next_free;
+    p->lends_out++;
+    l->loop = loop;
+    l->bid = (uint32_t)p->cur_bid;
+    gs_buf_init(&l->buf, data, len, lend_release);
+    l->buf.charge = len + (uint32_t)sizeof(*l);
+    p->brefs[p->cur_bid]++;
+    return &l->buf;
 }
 
 static void recv_finished(gs__session_t *s, int err) {
@@ -441,10 +573,21 @@ static void on_recv_cqe(gs__loop_t *loop, gs__session_t *s, struct io_uring_cqe 
     if (res > 0) {
         if (cqe->flags & IORING_CQE_F_BUFFER) {
             unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+            p->brefs[bid] = 1;
+            p->cur_bid = (int)bid;
             gs__on_recv(s, p->bufs + (size_t)bid * p->bufsize, (size_t)res);
-            /* The framer copied what it must keep: the buffer goes back at once, so a slow
-             * peer never holds ring buffers. */
-            recycle_buffer(p, bid);
+            p->cur_bid = -1;
+            /* The framer copied what it must keep: the buffer goes back at once, unless a
+             * callback was lent part of it (gs_net_frame_hold); then it goes back with the last
+             * lend, and at most half the ring is ever out that way. */
+            if (p->brefs[bid] == 1) {
+                p->brefs[bid] = 0;
+                recycle_buffer(p, bid);
+            } else {
+                p->lent++;
+                gs__ctr_add(&p->lent_gauge, 1);
+                buffer_put(p, bid, 1);
+            }
         } else {
             gs__on_recv(s, ((uring_sess_t *)s->port_data)->rbuf, (size_t)res);
         }
@@ -617,6 +760,9 @@ void gs__port_run(gs__loop_t *loop) {
         wait_and_dispatch(loop, gs__loop_next_timeout_ms(loop));
         rearm_from_fifo(loop);
         gs__loop_after_batch(loop);
+        /* After the batch end cleared wake_pending: a lend released elsewhere from now on wakes
+         * the loop again, so none is stranded in `returns`. */
+        drain_returns(p);
         resume_accepts(loop);
         if (gs__loop_done(loop))
             break;
@@ -631,6 +777,9 @@ void gs__port_run(gs__loop_t *loop) {
     }
     for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
         gs__port_accept_stop(loop, l);
-    while (gs__ctr_get(&p->io_in_flight) > 0)
+    while (gs__ctr_get(&p->io_in_flight) > 0) {
         wait_and_dispatch(loop, 100);
+        drain_returns(p);
+    }
+    drain_returns(p);
 }

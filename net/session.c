@@ -351,11 +351,18 @@ static void flush_if_due(gs__loop_t *loop) {
 static int deliver_frame(void *ctx, uint32_t msg_id, const uint8_t *body, uint32_t len) {
     gs__session_t *s = ctx;
     gs_net_t *net = s->net;
-    gs__ctr_add(&s->loop->st.frames_in, 1);
+    gs__loop_t *loop = s->loop;
+    gs__ctr_add(&loop->st.frames_in, 1);
     s->frames_this_feed++;
-    if (net->cfg.cb.on_frame)
+    if (net->cfg.cb.on_frame) {
+        loop->cur_session = s;
+        loop->cur_bytes = body;
+        loop->cur_len = len;
+        loop->cur_msg_id = msg_id;
         net->cfg.cb.on_frame(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
                              msg_id, body, len, net->cfg.user);
+        loop->cur_session = NULL;
+    }
     /* Stop delivering once the session was closed (or set to close once flushed) from the
      * callback. */
     return s->state == GS__S_OPEN && !(s->peer_eof & GS__EOF_LOCAL) ? 0 : 1;
@@ -371,9 +378,14 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
         return; /* closing once flushed: input no longer matters */
     s->last_recv_ms = loop->now_ms;
     if (s->raw) {
-        if (net->cfg.cb.on_data)
+        if (net->cfg.cb.on_data) {
+            loop->cur_session = s;
+            loop->cur_bytes = data;
+            loop->cur_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
             net->cfg.cb.on_data(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
                                 data, len, net->cfg.user);
+            loop->cur_session = NULL;
+        }
         return;
     }
     int was_partial = gs_framer_partial(&s->framer);
@@ -398,6 +410,41 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
         s->frame_start_ms = 0;
     else if (!was_partial || s->frames_this_feed > 0)
         s->frame_start_ms = loop->now_ms;
+}
+
+/* gs_net_frame_hold / gs_net_data_hold: the loop running the caller, if it is inside on_frame
+ * or on_data of this net. */
+static gs__loop_t *delivering_loop(gs_net_t *net) {
+    gs__loop_t *loop = gs__tls_loop;
+    return loop && loop->net == net && loop->cur_session ? loop : NULL;
+}
+
+static gs_buf_t *held(gs__loop_t *loop, gs_buf_t *b) {
+    gs__ctr_add(b ? &loop->st.frames_held : &loop->st.frames_hold_refused, 1);
+    return b;
+}
+
+gs_buf_t *gs_net_frame_hold(gs_net_t *net) {
+    gs__loop_t *loop = delivering_loop(net);
+    if (!loop || loop->cur_session->raw)
+        return NULL;
+    gs_framer_t *fr = &loop->cur_session->framer;
+    /* Reassembled by the framer: that buffer already holds the header and the body. */
+    gs_buf_t *b = gs_framer_span(fr);
+    if (b) {
+        gs_buf_ref(b);
+        return held(loop, b);
+    }
+    if (!fr->frame_start)
+        return held(loop, NULL);
+    return held(loop, gs__port_lend(loop, fr->frame_start, GS_FRAME_HEADER_SIZE + loop->cur_len));
+}
+
+gs_buf_t *gs_net_data_hold(gs_net_t *net) {
+    gs__loop_t *loop = delivering_loop(net);
+    if (!loop || !loop->cur_session->raw)
+        return NULL;
+    return held(loop, gs__port_lend(loop, loop->cur_bytes, loop->cur_len));
 }
 
 void gs__on_recv_end(gs__session_t *s, int err) {

@@ -56,10 +56,10 @@ typedef struct echo_server {
  * closing (nothing to do), was cut by the net (send queue over the hard limit), or hit an
  * allocation failure, in which case we close it: an echo server that silently skips a message
  * would make the client report a loss that the server hid. */
-static void echo_send(echo_server_t *s, gs_net_t *net, gs_session_id_t id, gs_packet_t *pkt) {
-    int rc = gs_session_send(net, id, &pkt->buf);
+static void echo_send(echo_server_t *s, gs_net_t *net, gs_session_id_t id, gs_buf_t *buf) {
+    int rc = gs_session_send(net, id, buf);
     /* gs_session_send took its own reference (or already released it on failure). */
-    gs_packet_unref(pkt);
+    gs_buf_unref(buf);
     if (rc == 0 || rc == GS_ESTALE || rc == GS_ECLOSING)
         return;
     atomic_fetch_add_explicit(&s->echo_failed, 1, memory_order_relaxed);
@@ -83,13 +83,19 @@ static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint
                      const uint8_t *body, uint32_t len, void *user) {
     (void)session_user;
     echo_server_t *s = user;
-    /* body is only valid during this call: copy it into a pooled packet of our own. */
+    /* The frame as it came, without a copy where the net can lend it (gs_net_frame_hold);
+     * otherwise body is only valid during this call: copy it into a pooled packet. */
+    gs_buf_t *frame = gs_net_frame_hold(net);
+    if (frame) {
+        echo_send(s, net, id, frame);
+        return;
+    }
     gs_packet_t *pkt = gs_packet_frame(s->pool, msg_id, body, len);
     if (!pkt) {
         no_memory(s, net, id);
         return;
     }
-    echo_send(s, net, id, pkt);
+    echo_send(s, net, id, &pkt->buf);
 }
 
 static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const uint8_t *data,
@@ -98,6 +104,11 @@ static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const
     echo_server_t *s = user;
     if (len == 0)
         return;
+    gs_buf_t *bytes = gs_net_data_hold(net);
+    if (bytes) {
+        echo_send(s, net, id, bytes);
+        return;
+    }
     /* A receive is at most one receive buffer, far below 4 GiB; refuse rather than truncate. */
     gs_packet_t *pkt = len <= UINT32_MAX ? gs_packet_alloc(s->pool, (uint32_t)len) : NULL;
     if (!pkt) {
@@ -106,7 +117,7 @@ static void on_data(gs_net_t *net, gs_session_id_t id, void *session_user, const
     }
     memcpy(gs_packet_body(pkt), data, len);
     gs_packet_finish_raw(pkt, (uint32_t)len);
-    echo_send(s, net, id, pkt);
+    echo_send(s, net, id, &pkt->buf);
 }
 
 static int on_pass(gs_net_t *net, uint32_t io_thread, void *user) {

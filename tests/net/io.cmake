@@ -7,8 +7,10 @@ set(GS_IO_TEST_COMMON ${CMAKE_CURRENT_LIST_DIR}/test_io_common.c)
 # test_io_backend and test_io_emfile exercise io_uring itself (SQ/CQ sizes and overflow, provided
 # buffer rings and -ENOBUFS re-arms, RLIMIT_NOFILE with EMFILE accept pauses): Linux only.
 set(GS_IO_TESTS test_io_malformed test_echo_stream test_echo_pingpong test_io_sessions)
+# test_frame_hold: receive buffers lent by gs_net_frame_hold, which only io_uring's shared ring
+# does (IOCP refuses every hold but a reassembled frame's, which test_framer covers).
 if(NOT WIN32)
-  list(APPEND GS_IO_TESTS test_io_backend)
+  list(APPEND GS_IO_TESTS test_io_backend test_frame_hold)
 endif()
 foreach(t ${GS_IO_TESTS})
   gs_add_test(${t}

@@ -178,6 +178,9 @@ typedef struct gs_net_stats {
     uint64_t sessions_total; /* sessions ever opened (accepted + connected) */
     uint64_t bytes_in, bytes_out;
     uint64_t frames_in, frames_out; /* frames_out counts buffers fully sent */
+    uint64_t frames_held;           /* gs_net_frame_hold / data_hold that returned a buffer */
+    uint64_t frames_hold_refused;   /* ... that returned NULL inside a callback */
+    uint64_t recv_bufs_lent;        /* gauge: receive buffers kept out of the ring by them */
     uint64_t sends;                 /* send operations submitted to the kernel */
     uint64_t gathers;               /* of those, sends carrying more than one buffer */
     uint64_t short_sends;           /* sends that completed with fewer bytes than asked */
@@ -351,6 +354,21 @@ int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);
  * the buffers' charges plus any queue links allocated for them (what the send limits bound).
  * Returns 0 or GS_ESTALE. */
 int gs_session_queued_bytes(gs_net_t *net, gs_session_id_t id, uint64_t *out);
+
+/* Inside on_frame, on its IO thread: the frame being delivered, whole as it came (header and
+ * body), in a buffer with one reference owned by the caller, without a copy: to send it on (an
+ * echo, a relay, a broadcast of what a client sent) or keep it past the callback. It points into
+ * the receive buffer when the frame lies whole there (the receive buffer is then lent: it does
+ * not go back to the kernel until the last reference is dropped, on any thread), or is the buffer
+ * the frame was reassembled in when it spanned receives. Returns NULL when that is not possible
+ * (a header split across receives, a backend that lends no receive buffers such as IOCP, more
+ * than half of the IO thread's receive buffers lent already, out of memory), or outside on_frame:
+ * then copy the body yourself (into a pooled packet). Charged like any buffer: its bytes and its
+ * descriptor. Release every such buffer before gs_net_destroy. Counted in gs_net_stats as
+ * frames_held and frames_hold_refused. */
+gs_buf_t *gs_net_frame_hold(gs_net_t *net);
+/* The same inside on_data (raw sessions): the bytes being delivered. */
+gs_buf_t *gs_net_data_hold(gs_net_t *net);
 
 /* Make IO thread io_thread (0-based) run a pass of its loop soon, calling on_pass: for work
  * handed to it from other threads. Cheap when it is already awake or signalled; a no-op when

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* gs_net_frame_hold / gs_net_data_hold over real sockets on io_uring (issue: data path v2): a
+ * frame lying whole in a receive buffer is lent without a copy and keeps that buffer out of the
+ * ring, intact while more traffic flows, until its last reference is dropped on another thread;
+ * at most half the ring is ever lent, and receiving goes on beyond that (holds are refused, not
+ * frames); a frame that spanned receives comes in the framer's buffer, lending nothing; a frame
+ * whose body is whole in a receive but whose header was split before it has no contiguous copy
+ * to lend, and the hold is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gs/base.h"
+#include "net_harness.h"
+
+#define RING     8u    /* provided receive buffers */
+#define BUF_SIZE 4096u /* bytes each */
+#define MAX_HELD 64
+
+typedef struct {
+    _Atomic int off; /* hold nothing: frames are only counted */
+    _Atomic uint64_t n;
+    gs_buf_t *bufs[MAX_HELD];
+    _Atomic uint64_t refused;
+} held_t;
+
+static held_t held;
+
+static void hold_frame(th_server_t *srv, gs_session_id_t id, uint32_t msg_id, const uint8_t *body,
+                       uint32_t len) {
+    (void)id;
+    (void)msg_id;
+    (void)body;
+    (void)len;
+    if (atomic_load(&held.off))
+        return;
+    gs_buf_t *b = gs_net_frame_hold(srv->net);
+    uint64_t k = atomic_load(&held.n);
+    if (!b) {
+        atomic_fetch_add(&held.refused, 1);
+        return;
+    }
+    if (k < MAX_HELD) {
+        held.bufs[k] = b;
+        atomic_store(&held.n, k + 1);
+    } else {
+        gs_buf_unref(b);
+    }
+}
+
+static void start(th_server_t *srv) {
+    memset(&held, 0, sizeof(held));
+    gs_net_config_t cfg = {0};
+    cfg.recv_buffers = RING;
+    cfg.recv_buffer_size = BUF_SIZE;
+    srv->on_frame = hold_frame;
+    th_server_start(srv, &cfg, TH_CUSTOM, 0);
+}
+
+static void release_all(void) {
+    uint64_t n = atomic_load(&held.n);
+    for (uint64_t i = 0; i < n; i++)
+        gs_buf_unref(held.bufs[i]); /* the test thread: not the IO thread that lent them */
+    atomic_store(&held.n, 0);
+}
+
+static int none_lent(void *arg) { return th_stats(arg).recv_bufs_lent == 0; }
+
+typedef struct {
+    th_server_t *srv;
+    uint64_t bytes;
+} bytes_wait_t;
+
+static int bytes_in_reached(void *arg) {
+    bytes_wait_t *w = arg;
+    return th_stats(w->srv).bytes_in >= w->bytes;
+}
+
+/* A frame of msg_id 5 whose body is `len` bytes of (seed + i). */
+static void make_frame(uint8_t *out, uint32_t len, uint8_t seed) {
+    gs_frame_header_write(out, len, 5);
+    for (uint32_t i = 0; i < len; i++)
+        out[GS_FRAME_HEADER_SIZE + i] = (uint8_t)(seed + i);
+}
+
+static void test_lent_until_released_elsewhere(void **state) {
+    (void)state;
+    th_server_t srv = {0};
+    start(&srv);
+    int fd = th_connect(srv.port);
+    /* Three frames in one write: one receive, one ring buffer, three lends. */
+    uint8_t three[3][GS_FRAME_HEADER_SIZE + 100];
+    for (int i = 0; i < 3; i++)
+        make_frame(three[i], 100, (uint8_t)(10 * i));
+    th_write_all(fd, three, sizeof(three));
+    assert_true(th_wait_count(&held.n, 3, 5000));
+    gs_net_stats_t st = th_stats(&srv);
+    assert_int_equal(st.frames_held, 3);
+    assert_int_equal(st.recv_bufs_lent, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(held.bufs[i]->len, sizeof(three[i]));
+        assert_memory_equal(held.bufs[i]->data, three[i], sizeof(three[i]));
+    }
+    /* More traffic through the rest of the ring, released as it comes: the lent buffer is not
+     * reused, so what was lent stays intact. */
+    atomic_store(&held.off, 1);
+    uint8_t more[GS_FRAME_HEADER_SIZE + 3000];
+    for (int i = 0; i < 40; i++) {
+        make_frame(more, 3000, (uint8_t)(100 + i));
+        th_write_all(fd, more, sizeof(more));
+    }
+    assert_true(th_wait_frames_in(&srv, 43, 5000));
+    for (int i = 0; i < 3; i++)
+        assert_memory_equal(held.bufs[i]->data, three[i], sizeof(three[i]));
+    assert_int_equal(th_stats(&srv).recv_bufs_lent, 1);
+    /* Released on this thread: back to the IO thread's ring through its returns. */
+    release_all();
+    assert_true(th_wait_until(none_lent, &srv, 5000));
+    th_close(fd);
+    assert_int_equal(th_server_stop(&srv, 1000), 0);
+}
+
+/* Each frame in its own receive (the next written once the last has arrived), every one held:
+ * half the ring (4 buffers) is lent, then holds are refused while frames keep arriving, on this
+ * session and on another one. */
+static void test_half_the_ring_at_most(void **state) {
+    (void)state;
+    th_server_t srv = {0};
+    start(&srv);
+    int fd = th_connect(srv.port);
+    uint8_t f[GS_FRAME_HEADER_SIZE + 200];
+    const uint64_t n = 12;
+    for (uint64_t i = 0; i < n; i++) {
+        make_frame(f, 200, (uint8_t)i);
+        th_write_all(fd, f, sizeof(f));
+        assert_true(th_wait_frames_in(&srv, i + 1, 5000));
+    }
+    gs_net_stats_t st = th_stats(&srv);
+    assert_int_equal(st.recv_bufs_lent, RING / 2);
+    assert_int_equal(atomic_load(&held.n), RING / 2);
+    assert_int_equal(atomic_load(&held.refused), n - RING / 2);
+    assert_int_equal(st.frames_hold_refused, n - RING / 2);
+    /* Another client is still served: its frames arrive (and are refused holds too). */
+    int fd2 = th_connect(srv.port);
+    for (int i = 0; i < 20; i++) {
+        make_frame(f, 200, (uint8_t)(50 + i));
+        th_write_all(fd2, f, sizeof(f));
+    }
+    assert_true(th_wait_frames_in(&srv, n + 20, 5000));
+    release_all();
+    assert_true(th_wait_until(none_lent, &srv, 5000));
+    th_close(fd);
+    th_close(fd2);
+    assert_int_equal(th_server_stop(&srv, 1000), 0);
+}
+
+/* A frame larger than a receive buffer spans receives: the hold is the framer's reassembly
+ * buffer (no receive buffer lent); a frame whose header came byte by byte is refused a hold. */
+static void test_span_and_split_header(void **state) {
+    (void)state;
+    th_server_t srv = {0};
+    start(&srv);
+    int fd = th_connect(srv.port);
+    static uint8_t big[GS_FRAME_HEADER_SIZE + 10000];
+    make_frame(big, 10000, 7);
+    th_write_all(fd, big, sizeof(big));
+    assert_true(th_wait_count(&held.n, 1, 5000));
+    assert_int_equal(held.bufs[0]->len, sizeof(big));
+    assert_memory_equal(held.bufs[0]->data, big, sizeof(big));
+    assert_int_equal(th_stats(&srv).recv_bufs_lent, 0);
+
+    uint8_t small[GS_FRAME_HEADER_SIZE + 16];
+    make_frame(small, 16, 3);
+    /* Seven header bytes, each written once the server has taken the one before (its own
+     * receive), then the last header byte with the body: the body lies whole in that receive,
+     * but its header is not in front of it there. */
+    bytes_wait_t w = {&srv, sizeof(big)};
+    for (unsigned i = 0; i + 1 < GS_FRAME_HEADER_SIZE; i++) {
+        th_write_all(fd, small + i, 1);
+        w.bytes++;
+        assert_true(th_wait_until(bytes_in_reached, &w, 5000));
+    }
+    th_write_all(fd, small + GS_FRAME_HEADER_SIZE - 1, 1 + 16);
+    assert_true(th_wait_frames_in(&srv, 2, 5000));
+    assert_true(th_wait_count(&held.refused, 1, 5000));
+    assert_int_equal(atomic_load(&held.n), 1);
+    release_all();
+    th_close(fd);
+    assert_int_equal(th_server_stop(&srv, 1000), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lent_until_released_elsewhere),
+        cmocka_unit_test(test_half_the_ring_at_most),
+        cmocka_unit_test(test_span_and_split_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
