@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "support/net_harness.h"
 
@@ -133,5 +133,5 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accept_pauses_on_emfile_and_resumes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -254,5 +254,5 @@ int main(void) {
         cmocka_unit_test(a19_protocol_desync_stream),
         cmocka_unit_test(a19_desync_after_valid_frames),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

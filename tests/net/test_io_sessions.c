@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -291,5 +291,5 @@ int main(void) {
         cmocka_unit_test(c03_stale_id_after_slot_reuse),
         cmocka_unit_test(max_sessions_refuses_second),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

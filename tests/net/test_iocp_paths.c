@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "net_harness.h"
 #include "th_os.h"
@@ -188,5 +188,5 @@ int main(void) {
         cmocka_unit_test(refused_connect_fails_connectex),
         cmocka_unit_test(idle_waits_time_out_without_error),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

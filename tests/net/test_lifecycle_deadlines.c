@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 
@@ -210,5 +210,5 @@ int main(void) {
         cmocka_unit_test(b08_idle_timeout),
         cmocka_unit_test(partial_frame_deadline),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 
@@ -383,5 +383,5 @@ int main(void) {
         cmocka_unit_test(c02_cross_thread_send_to_closing_session),
         cmocka_unit_test(c05_simultaneous_close_paths),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

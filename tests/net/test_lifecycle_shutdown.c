@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 #include "th_os.h"
@@ -196,5 +196,5 @@ int main(void) {
         cmocka_unit_test(c06_slow_reader_alone),
         cmocka_unit_test(c06_slow_and_never_reader),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

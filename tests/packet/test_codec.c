@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "chat_proto.h"
 #include "gs/packet.h"
@@ -1436,5 +1436,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_encode_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_arguments, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

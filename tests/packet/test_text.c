@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 
@@ -695,5 +695,5 @@ int main(void) {
         cmocka_unit_test(test_escape_truncation),
         cmocka_unit_test(test_escape_every_cap),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "wire_nest.h"
 
@@ -604,5 +604,5 @@ int main(void) {
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_random_mutations),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "chat.h"
 #include "net_harness.h"
@@ -736,5 +736,6 @@ int main(void) {
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
     g_on_io_thread = 1;
-    return failed + cmocka_run_group_tests_name("handlers on the IO thread", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("handlers on the IO thread", tests, NULL, NULL);
+    return gs_test_status(failed);
 }
