@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the frame reassembler (net/framer.c), TESTPLAN A01-A07 without sockets: length
- * limits at header time, split headers, random segmentation against whole-stream delivery,
+/* Unit tests of the frame reassembler (net/framer.c), docs/testing.md A01-A07 without sockets:
+ * length limits at header time, split headers, random segmentation against whole-stream delivery,
  * callback stop, sticky errors and memory ownership. */
 #include <stdarg.h>
 #include <stddef.h>

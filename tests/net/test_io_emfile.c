@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* TESTPLAN B07/E07: accept runs out of descriptors (EMFILE). The server must pause accepting
+/* docs/testing.md B07/E07: accept runs out of descriptors (EMFILE). The server must pause accepting
  * instead of re-arming in a tight loop, keep serving its sessions, and accept the waiting
  * connections once descriptors are free again. */
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Hostile frame headers over real sockets (TESTPLAN A01-A04, A19): the offending session is
+/* Hostile frame headers over real sockets (docs/testing.md A01-A04, A19): the offending session is
  * closed with reason protocol_error and the right reject counter incremented by exactly 1, the
  * client sees the end of the stream, the server stops reading it, and a fresh client still
  * echoes normally afterwards. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* TESTPLAN E10 iocp_failed_completion_paths (IOCP backend only, run under wine): each outcome of
- * GetQueuedCompletionStatus(Ex) leads to the right teardown and is counted by error.
+/* docs/testing.md E10 iocp_failed_completion_paths (IOCP backend only, run under wine): each
+ * outcome of GetQueuedCompletionStatus(Ex) leads to the right teardown and is counted by error.
  * - TRUE with 0 bytes: peers that shut down or close gracefully -> io_eof, close peer_close;
  * - FALSE with an OVERLAPPED, reset: peers that close with RST while a receive is pending ->
  *   io_failed (reset or aborted class), close reset;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Receive deadlines (TESTPLAN B08, and B01/B02 on a single connection).
+/* Receive deadlines (docs/testing.md B08, and B01/B02 on a single connection).
  *
  * B08: with idle_timeout_ms 300 and tick_ms 50, a silent client is closed (idle_timeout) no
  * earlier than 300 ms after its session opened and no later than 300 ms + 2 ticks + slack; a

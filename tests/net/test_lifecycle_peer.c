@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the peer does to a session (TESTPLAN B10, B11, C09).
+/* What the peer does to a session (docs/testing.md B10, B11, C09).
  *
  * B10: the client resets (SO_LINGER {1,0}) while the server has MBs queued to it: the session
  * closes once with reason reset (or peer_close), no SIGPIPE kills the process, every queued

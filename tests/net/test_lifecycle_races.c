@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Lifecycle races (TESTPLAN C01, C02, C05). Pass rule throughout: on_close exactly once per
+/* Lifecycle races (docs/testing.md C01, C02, C05). Pass rule throughout: on_close exactly once per
  * session (the server's recorder checks every callback), every buffer reference released
  * exactly once (counted release hooks: releases == buffers created, none twice), bufs_queued
  * back to 0, and no sanitizer report.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Send-queue limits against clients that never read (TESTPLAN B03, B04).
+/* Send-queue limits against clients that never read (docs/testing.md B03, B04).
  *
  * B03: frames are queued to a client that never reads until gs_session_send fails. The cut
  * must come at the hard limit (GS_ESENDQ, reason send_queue_hard counted once), the queue seen

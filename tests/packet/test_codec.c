@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The codec against the chat protocol: round trips of every message type through pooled packets,
- * message ids and registry refusals, and hostile bodies through gs_msg_decode (TESTPLAN A08
+ * message ids and registry refusals, and hostile bodies through gs_msg_decode (docs/testing.md A08
  * unknown ids, A09 garbage, A10 truncation, A11 wrong wire types, A12 allocation bound, A14/A15
  * bad text), plus the arena's steady state and encode errors. */
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of packet/text.c: strict UTF-8 against an independent reference decoder (every 1-,
  * 2- and 3-byte input, the 4-byte boundaries), every code point's class, verdict order, length
- * limits by bytes and code points, log escaping; TESTPLAN A14, A15, A16. */
+ * limits by bytes and code points, log escaping; docs/testing.md A14, A15, A16. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

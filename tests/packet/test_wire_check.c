@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of packet/wire_check.c, the pre-pass of gs_msg_decode: strings checked in nested,
- * repeated and map fields; TESTPLAN A10 (truncated varints and tags) and A11 (wrong wire types);
- * packed repeated scalars; the depth limit; every truncation and random mutations of real chat
- * bodies against protobuf-c's own unpack. Every body is copied into a heap block of its exact
- * size, so that the sanitizer build catches any read past its end. */
+ * repeated and map fields; docs/testing.md A10 (truncated varints and tags) and A11 (wrong
+ * wire types); packed repeated scalars; the depth limit; every truncation and random mutations of
+ * real chat bodies against protobuf-c's own unpack. Every body is copied into a heap block of its
+ * exact size, so that the sanitizer build catches any read past its end. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
