@@ -40,7 +40,7 @@ typedef struct client {
 /* ---- output: untrusted text is shown, never interpreted by the terminal ------------------- */
 
 /* Print s with control, bidi and invisible characters as \u{XXXX}: another player's text cannot
- * move the cursor, recolour the terminal or reverse the line (TESTPLAN A16). The decoder has
+ * move the cursor, recolour the terminal or reverse the line (docs/testing.md A16). The decoder has
  * already refused invalid UTF-8. */
 static void put_text(FILE *f, const char *s) {
     const unsigned char *p = (const unsigned char *)s;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the message decoder (TESTPLAN F06): a chat message type chosen by the
+/* libFuzzer target for the message decoder (docs/testing.md F06): a chat message type chosen by the
  * input and a frame body go through gs_msg_decode into one reused arena. A decoded message must
  * hold only strict UTF-8, stay within the allocation bound, and survive pack -> decode -> pack
  * unchanged (protobuf-c's OSS-Fuzz invariant). Aborts on any broken invariant. */

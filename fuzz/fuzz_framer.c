@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the frame reassembler (TESTPLAN F05): the stream fed in pieces chosen by
- * the input and the same stream fed whole must give the same frames, result and final state,
- * and both must agree with a straight-line reference parser. Aborts on any difference. */
+/* libFuzzer target for the frame reassembler (docs/testing.md F05): the stream fed in pieces
+ * chosen by the input and the same stream fed whole must give the same frames, result and final
+ * state, and both must agree with a straight-line reference parser. Aborts on any difference. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -433,7 +433,7 @@ void gs__port_cancel(gs__session_t *s) {
     gs__port_t *p = s->loop->port;
     /* shutdown() ends a pending recv (0 bytes) and send (EPIPE) at once and tells the peer;
      * cancel-by-fd also reaches a connect in progress. A plain close() would not: the ring
-     * holds its own reference to the file (TESTPLAN C09). */
+     * holds its own reference to the file (docs/testing.md C09). */
     shutdown((int)s->fd, SHUT_RDWR);
     struct io_uring_sqe *sqe = get_sqe(p);
     if (sqe) {
@@ -631,8 +631,8 @@ static void on_accept_cqe(gs__loop_t *loop, gs__listener_t *l, struct io_uring_c
     } else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
                cqe->res == -ENOMEM) {
         /* Out of descriptors or memory: re-arming now would fail again at once and spin a core
-         * (TESTPLAN B07). Pause this listener until the next tick; pending connections wait in
-         * the backlog meanwhile. */
+         * (docs/testing.md B07). Pause this listener until the next tick; pending connections
+         * wait in the backlog meanwhile. */
         if (!l->armed[loop->index]) {
             l->armed[loop->index] = ACCEPT_PAUSED;
             p->accept_resume_ms = loop->now_ms + loop->net->cfg.tick_ms;

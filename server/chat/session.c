@@ -69,7 +69,8 @@ static void cut(gs_ctx_t *ctx, chat_session_t *cs) {
     gs_app_close_flushed(ctx->app, ctx->session);
 }
 
-/* Anything but login before login: an error reply, then the session is cut (TESTPLAN A18). */
+/* Anything but login before login: an error reply, then the session is cut
+ * (docs/testing.md A18). */
 static chat_session_t *logged_in(gs_ctx_t *ctx, const ProtobufCMessage *m, uint32_t request_id) {
     chat_session_t *cs = ctx->session_user;
     if (cs && cs->state == S_IN && !cs->cut)

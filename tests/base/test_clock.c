@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -50,5 +50,5 @@ int main(void) {
         cmocka_unit_test(test_monotonic),
         cmocka_unit_test(test_sleep),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -46,5 +46,5 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sleep_survives_signals),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

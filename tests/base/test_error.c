@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -78,5 +78,5 @@ int main(void) {
         cmocka_unit_test(test_spot_values),
         cmocka_unit_test(test_unknown_codes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -131,5 +131,5 @@ int main(void) {
         cmocka_unit_test(test_insert_tail_order),     cmocka_unit_test(test_remove),
         cmocka_unit_test(test_drain_while_iterating),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

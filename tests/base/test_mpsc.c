@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -247,5 +247,5 @@ int main(void) {
         cmocka_unit_test(test_push_half_done),
         cmocka_unit_test(test_four_producers_one_consumer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

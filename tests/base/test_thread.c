@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 #include "thread_name.h"
@@ -248,5 +248,5 @@ int main(void) {
         cmocka_unit_test(test_cond_broadcast_wakes_all),
         cmocka_unit_test(test_cond_timedwait_times_out),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

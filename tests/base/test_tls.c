@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 
@@ -195,5 +195,5 @@ int main(void) {
         cmocka_unit_test_setup(test_delete_runs_no_destructor, reset),
         cmocka_unit_test_setup(test_many_threads_and_keys, reset),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "chat_proto.h"
 #include "gs/content.h"
@@ -655,5 +655,5 @@ int main(void) {
         cmocka_unit_test(test_bad_frame_hook_replies),
         cmocka_unit_test(test_timer_on_session_actor),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

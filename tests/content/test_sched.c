@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "cpu_time.h"
 
@@ -1211,5 +1211,5 @@ int main(void) {
         cmocka_unit_test(test_slow_actor_does_not_block_others),
         cmocka_unit_test(test_idle_workers_sleep),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

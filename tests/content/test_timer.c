@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "internal.h"
 
@@ -662,5 +662,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stop_with_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_run_in_flight, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

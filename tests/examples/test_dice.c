@@ -15,7 +15,7 @@
 #endif
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "dice_proto.h"
 #include "net_harness.h"
@@ -201,5 +201,5 @@ int main(void) {
         cmocka_unit_test(test_long_name_cut_on_a_character),
         cmocka_unit_test(test_idle_connection_cut),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

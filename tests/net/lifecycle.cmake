@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Lifecycle tests over real sockets on 127.0.0.1 (TESTPLAN B03, B04, B08, B01/B02 single
+# Lifecycle tests over real sockets on 127.0.0.1 (docs/testing.md B03, B04, B08, B01/B02 single
 # connection, B10, B11, C01, C02, C05, C06, C09 and the callback contract). Each executable
 # is bounded by TIMEOUT and every wait inside has a deadline. test_lifecycle_common.c holds
 # the contract-checking server, counted send buffers and client helpers they share.

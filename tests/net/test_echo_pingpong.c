@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -175,5 +175,5 @@ int main(void) {
         cmocka_unit_test(d01_pingpong_bytewise),
         cmocka_unit_test(d01_pingpong_no_provided_buffers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -281,5 +281,5 @@ int main(void) {
         cmocka_unit_test(raw_echo_short_sends),
         cmocka_unit_test(raw_echo_half_close),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the frame reassembler (net/framer.c), TESTPLAN A01-A07 without sockets: length
- * limits at header time, split headers, random segmentation against whole-stream delivery,
+/* Unit tests of the frame reassembler (net/framer.c), docs/testing.md A01-A07 without sockets:
+ * length limits at header time, split headers, random segmentation against whole-stream delivery,
  * callback stop, sticky errors and memory ownership. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "framer.h"
 
@@ -469,7 +469,7 @@ static void test_len_huge(void **state) {
 static void test_len_arith_no_wrap(void **state) {
     (void)state;
     if (!HAVE_PROBE)
-        skip();
+        gs_test_skip("no malloc probe: this linker has no --wrap");
     const uint32_t lens[] = {0xFFFFFFFFu,       0xFFFFFFFFu - HDR + 1, 0xFFFFFFFFu - HDR + 2,
                              0xFFFFFFFFu - HDR, 0x80000000u,           0x80000000u - HDR,
                              0xFFFFFFF0u};
@@ -848,7 +848,7 @@ static void test_error_sticky(void **state) {
 static void test_enomem(void **state) {
     (void)state;
     if (!HAVE_PROBE)
-        skip();
+        gs_test_skip("no malloc probe: this linker has no --wrap");
     uint32_t ids[] = {1, 2};
     uint32_t lens[] = {100, 5};
     stream_t st;
@@ -1042,5 +1042,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_empty_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_span_and_frame_start, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

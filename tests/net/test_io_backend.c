@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -387,5 +387,5 @@ int main(void) {
         cmocka_unit_test(e06_stop_while_starved), cmocka_unit_test(all_knobs_one_thread),
         cmocka_unit_test(all_knobs_two_threads),  cmocka_unit_test(abrupt_resets_under_starvation),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* TESTPLAN B07/E07: accept runs out of descriptors (EMFILE). The server must pause accepting
+/* docs/testing.md B07/E07: accept runs out of descriptors (EMFILE). The server must pause accepting
  * instead of re-arming in a tight loop, keep serving its sessions, and accept the waiting
  * connections once descriptors are free again. */
 #include <arpa/inet.h>
@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "support/net_harness.h"
 
@@ -133,5 +133,5 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accept_pauses_on_emfile_and_resumes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Hostile frame headers over real sockets (TESTPLAN A01-A04, A19): the offending session is
+/* Hostile frame headers over real sockets (docs/testing.md A01-A04, A19): the offending session is
  * closed with reason protocol_error and the right reject counter incremented by exactly 1, the
  * client sees the end of the stream, the server stops reading it, and a fresh client still
  * echoes normally afterwards. */
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -254,5 +254,5 @@ int main(void) {
         cmocka_unit_test(a19_protocol_desync_stream),
         cmocka_unit_test(a19_desync_after_valid_frames),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_io_common.h"
 
@@ -175,7 +175,8 @@ static void echo_on(int fd, uint32_t tag) {
 
 /* ---- C03 stale id after slot reuse -------------------------------------------------------- */
 
-/* 5000 in CI (about 0.5 s); TESTPLAN's 100 000 with GS_IO_CHURN_CYCLES=100000 (about 10 s). */
+/* 5000 in CI (about 0.5 s); docs/testing.md C03's 100 000 with GS_IO_CHURN_CYCLES=100000
+ * (about 10 s). */
 #define C03_CYCLES_DEFAULT 5000
 #define MSG_STALE          66u
 #define MSG_MARKER         77u
@@ -291,5 +292,5 @@ int main(void) {
         cmocka_unit_test(c03_stale_id_after_slot_reuse),
         cmocka_unit_test(max_sessions_refuses_second),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* TESTPLAN E10 iocp_failed_completion_paths (IOCP backend only, run under wine): each outcome of
- * GetQueuedCompletionStatus(Ex) leads to the right teardown and is counted by error.
+/* docs/testing.md E10 iocp_failed_completion_paths (IOCP backend only, run under wine): each
+ * outcome of GetQueuedCompletionStatus(Ex) leads to the right teardown and is counted by error.
  * - TRUE with 0 bytes: peers that shut down or close gracefully -> io_eof, close peer_close;
  * - FALSE with an OVERLAPPED, reset: peers that close with RST while a receive is pending ->
  *   io_failed (reset or aborted class), close reset;
@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "net_harness.h"
 #include "th_os.h"
@@ -188,5 +188,5 @@ int main(void) {
         cmocka_unit_test(refused_connect_fails_connectex),
         cmocka_unit_test(idle_waits_time_out_without_error),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

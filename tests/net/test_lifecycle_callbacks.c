@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 #include "th_os.h"
@@ -312,5 +312,5 @@ int main(void) {
         cmocka_unit_test(connect_to_closed_port),
         cmocka_unit_test(connect_to_self),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

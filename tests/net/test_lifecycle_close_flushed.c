@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 
@@ -118,5 +118,5 @@ int main(void) {
         cmocka_unit_test(test_non_reader_closed_at_deadline),
         cmocka_unit_test(test_stale_id),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

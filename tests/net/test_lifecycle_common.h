@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the lifecycle tests (test_lifecycle_*.c, TESTPLAN B and C): a server on
+/* Helpers shared by the lifecycle tests (test_lifecycle_*.c, docs/testing.md B and C): a server on
  * 127.0.0.1 whose callbacks check the callback contract per session (on_open before any frame,
  * on_close exactly once, nothing after it, the id already stale inside on_close) and record
  * when each session opened and closed and why; send buffers whose releases are counted; client

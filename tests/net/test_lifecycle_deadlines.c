@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Receive deadlines (TESTPLAN B08, and B01/B02 on a single connection).
+/* Receive deadlines (docs/testing.md B08, and B01/B02 on a single connection).
  *
  * B08: with idle_timeout_ms 300 and tick_ms 50, a silent client is closed (idle_timeout) no
  * earlier than 300 ms after its session opened and no later than 300 ms + 2 ticks + slack; a
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 
@@ -210,5 +210,5 @@ int main(void) {
         cmocka_unit_test(b08_idle_timeout),
         cmocka_unit_test(partial_frame_deadline),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

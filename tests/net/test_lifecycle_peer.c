@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What the peer does to a session (TESTPLAN B10, B11, C09).
+/* What the peer does to a session (docs/testing.md B10, B11, C09).
  *
  * B10: the client resets (SO_LINGER {1,0}) while the server has MBs queued to it: the session
  * closes once with reason reset (or peer_close), no SIGPIPE kills the process, every queued
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 #include "th_os.h"
@@ -250,5 +250,5 @@ int main(void) {
         cmocka_unit_test(b11_half_close_queued),
         cmocka_unit_test(c09_close_with_pending_recv),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

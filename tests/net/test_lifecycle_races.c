@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Lifecycle races (TESTPLAN C01, C02, C05). Pass rule throughout: on_close exactly once per
+/* Lifecycle races (docs/testing.md C01, C02, C05). Pass rule throughout: on_close exactly once per
  * session (the server's recorder checks every callback), every buffer reference released
  * exactly once (counted release hooks: releases == buffers created, none twice), bufs_queued
  * back to 0, and no sanitizer report.
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 
@@ -383,5 +383,5 @@ int main(void) {
         cmocka_unit_test(c02_cross_thread_send_to_closing_session),
         cmocka_unit_test(c05_simultaneous_close_paths),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shutdown with pending sends (TESTPLAN C06): gs_net_stop(net, 300) while MBs are queued to a
- * client that reads slowly and to one that never reads.
+/* Shutdown with pending sends (docs/testing.md C06): gs_net_stop(net, 300) while MBs are queued
+ * to a client that reads slowly and to one that never reads.
  *
  * - gs_net_stop returns within flush + 1 s, every session closed with reason shutdown, and
  *   afterwards io_in_flight == 0, sessions_open == 0, bufs_queued == 0 (lc_server_stop).
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "test_lifecycle_common.h"
 #include "th_os.h"
@@ -196,5 +196,5 @@ int main(void) {
         cmocka_unit_test(c06_slow_reader_alone),
         cmocka_unit_test(c06_slow_and_never_reader),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

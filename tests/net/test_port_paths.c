@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "net_harness.h"
 
@@ -409,5 +409,5 @@ int main(void) {
         cmocka_unit_test(c08_cancel_vs_complete),
         cmocka_unit_test(accept_burst_500),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

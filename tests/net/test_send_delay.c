@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 #include "net_harness.h"
@@ -117,5 +117,5 @@ int main(void) {
         cmocka_unit_test(test_no_delay_sends_each_at_once),
         cmocka_unit_test(test_stop_flushes_at_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/base.h"
 #include "net_harness.h"
@@ -287,5 +287,5 @@ int main(void) {
         cmocka_unit_test(test_threads_keep_order),     cmocka_unit_test(test_queue_charges),
         cmocka_unit_test(test_shared_link_threads),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

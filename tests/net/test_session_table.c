@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "session_table.h"
 
@@ -120,5 +120,5 @@ int main(void) {
         cmocka_unit_test(churn_ids_never_repeat),
         cmocka_unit_test(release_exactly_once_under_race),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 
@@ -111,5 +111,5 @@ int main(void) {
         cmocka_unit_test(test_huge_sizes_refused),
         cmocka_unit_test(test_protobuf_allocator),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

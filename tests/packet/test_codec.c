@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The codec against the chat protocol: round trips of every message type through pooled packets,
- * message ids and registry refusals, and hostile bodies through gs_msg_decode (TESTPLAN A08
+ * message ids and registry refusals, and hostile bodies through gs_msg_decode (docs/testing.md A08
  * unknown ids, A09 garbage, A10 truncation, A11 wrong wire types, A12 allocation bound, A14/A15
  * bad text), plus the arena's steady state and encode errors. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "chat_proto.h"
 #include "gs/packet.h"
@@ -1436,5 +1436,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_encode_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_arguments, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "wire_nest.h"
 
@@ -1239,5 +1239,5 @@ int main(void) {
         cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_arguments),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return gs_test_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 
@@ -100,5 +100,5 @@ int main(void) {
         cmocka_unit_test(test_layout_and_header),
         cmocka_unit_test(test_refs_across_threads_release_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

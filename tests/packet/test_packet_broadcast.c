@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 #include "net_harness.h"
@@ -82,5 +82,5 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broadcast_one_alloc_no_copy),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 
@@ -398,5 +398,5 @@ int main(void) {
         cmocka_unit_test(test_recreate_at_same_address),
         cmocka_unit_test(test_trim_gives_back_free_slabs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

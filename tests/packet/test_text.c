@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of packet/text.c: strict UTF-8 against an independent reference decoder (every 1-,
  * 2- and 3-byte input, the 4-byte boundaries), every code point's class, verdict order, length
- * limits by bytes and code points, log escaping; TESTPLAN A14, A15, A16. */
+ * limits by bytes and code points, log escaping; docs/testing.md A14, A15, A16. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "gs/packet.h"
 
@@ -695,5 +695,5 @@ int main(void) {
         cmocka_unit_test(test_escape_truncation),
         cmocka_unit_test(test_escape_every_cap),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

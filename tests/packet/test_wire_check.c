@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of packet/wire_check.c, the pre-pass of gs_msg_decode: strings checked in nested,
- * repeated and map fields; TESTPLAN A10 (truncated varints and tags) and A11 (wrong wire types);
- * packed repeated scalars; the depth limit; every truncation and random mutations of real chat
- * bodies against protobuf-c's own unpack. Every body is copied into a heap block of its exact
- * size, so that the sanitizer build catches any read past its end. */
+ * repeated and map fields; docs/testing.md A10 (truncated varints and tags) and A11 (wrong
+ * wire types); packed repeated scalars; the depth limit; every truncation and random mutations of
+ * real chat bodies against protobuf-c's own unpack. Every body is copied into a heap block of its
+ * exact size, so that the sanitizer build catches any read past its end. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "wire_nest.h"
 
@@ -604,5 +604,5 @@ int main(void) {
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_random_mutations),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

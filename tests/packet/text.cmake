@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Text validation (packet/text.c) and the wire pre-pass of the decoder (packet/wire_check.c):
-# TESTPLAN A10, A11, A14, A15, A16 without sockets.
+# docs/testing.md A10, A11, A14, A15, A16 without sockets.
 gs_add_test(test_text
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_text.c
   LIBS gs_packet LABELS unit)

@@ -76,7 +76,7 @@ check_chat_summary() {
   [ "$delivered" -eq "$expected" ] || fail "chat: delivered $delivered != expected $expected"
 }
 
-# TESTPLAN F01's harness rule: no sanitizer report from either program.
+# docs/testing.md F01's harness rule: no sanitizer report from either program.
 check_no_sanitizer_report() {
   if grep -qE 'Sanitizer|runtime error' "$work/server.out" "$work/server.err" "$work/bot.out" \
     "$work/bot.err"; then

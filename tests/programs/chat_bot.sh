@@ -3,7 +3,7 @@
 # Integration: gs-chat-server + gs-bot chat over 127.0.0.1. Passes when every bot connects and
 # joins, the bot exits 0 with lost == duplicated == reordered == errors == 0 and
 # delivered == expected > 0, the server stops cleanly on SIGINT, and neither program printed a
-# sanitizer report (TESTPLAN F01's harness rule).
+# sanitizer report (docs/testing.md F01's harness rule).
 # Usage: chat_bot.sh SERVER BOT BOTS ROOMS RATE SECONDS [-- RUNNER...]
 # RUNNER (e.g. scripts/wine-run.sh PREFIX) runs both programs: the mingw build runs the .exe
 # files under wine this way.

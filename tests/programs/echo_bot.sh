@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Integration: gs-echo-server + gs-bot echo over 127.0.0.1, framed or raw. Passes when the bot
 # exits 0 with lost == mismatched == duplicated == awaiting == 0, the server stops cleanly on
-# SIGINT, and neither program printed a sanitizer report (TESTPLAN F01's harness rule).
+# SIGINT, and neither program printed a sanitizer report (docs/testing.md F01's harness rule).
 # Usage: echo_bot.sh SERVER BOT MODE(framed|raw) CONNECTIONS DEPTH SIZE SECONDS [-- RUNNER...]
 # RUNNER (e.g. scripts/wine-run.sh PREFIX) runs both programs: the mingw build runs the .exe
 # files under wine this way.

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "chat.h"
 #include "net_harness.h"
@@ -290,8 +290,9 @@ static void ping(fx_t *f, int fd, uint32_t req) {
  * while the room accepts the join: the reply must wait for it. */
 static void test_join_reply_after_session_knows(void **state) {
     (void)state;
-    if (g_on_io_thread)
-        skip(); /* a held job would hold the IO thread, and the pings with it */
+    /* Not in the IO-thread run (main): a held job would hold the IO thread, and the pings with
+     * it. */
+    assert_false(g_on_io_thread);
     static _Atomic int lobby_gate, session_gate;
     fx_t f;
     chat_limits_t lim;
@@ -735,6 +736,15 @@ int main(void) {
         cmocka_unit_test(test_refused_below_twice_the_rate_is_cut),
     };
     int failed = cmocka_run_group_tests_name("handlers on workers", tests, NULL, NULL);
+    /* The same cases with handlers on the IO thread, but one: it holds a handler's job, which
+     * there would hold the IO thread. Left out rather than skipped, since it can never run in
+     * that mode: a skip would mark the whole binary "skipped" on every platform. */
+    struct CMUnitTest io_tests[sizeof tests / sizeof tests[0]];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (tests[i].test_func != test_join_reply_after_session_knows)
+            io_tests[n++] = tests[i];
     g_on_io_thread = 1;
-    return failed + cmocka_run_group_tests_name("handlers on the IO thread", tests, NULL, NULL);
+    failed += _cmocka_run_group_tests("handlers on the IO thread", io_tests, n, NULL, NULL);
+    return gs_test_status(failed);
 }

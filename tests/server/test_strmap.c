@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "gs_test.h"
 
 #include "strmap.h"
 
@@ -103,5 +103,5 @@ int main(void) {
         cmocka_unit_test(test_churn_against_reference),
         cmocka_unit_test(test_wraparound),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -104,7 +104,7 @@ typedef struct gs_app_config {
     /* Run every job on the IO thread instead (workers is then ignored): one thread for IO and
      * game logic, no hand-off per message (muduo/redis style). Needs net.io_threads <= 1.
      * Actors keep their rules; jobs run after each batch of completions, before its sends are
-     * flushed. The price is TESTPLAN E09: a slow handler stalls every session's IO. [0] */
+     * flushed. The price is docs/testing.md E09: a slow handler stalls every session's IO. [0] */
     int run_on_io_thread;
     /* Pending frame jobs (received, not yet handled) before overload. A session is refused
      * (overload policy) when it holds max_session_jobs of them, or when the app holds max_jobs

@@ -150,7 +150,7 @@ typedef enum {
 const char *gs_frame_reject_name(gs_frame_reject_t r);
 
 /* Why an IO operation completed with an error, as the backend classified it (IOCP: the Win32
- * code GetQueuedCompletionStatus reports for a failed operation, TESTPLAN E10). */
+ * code GetQueuedCompletionStatus reports for a failed operation, docs/testing.md E10). */
 #define GS_IO_ERROR_MAP(X)                                                                         \
     X(CANCELLED, "cancelled") /* cancelled by a close (995 ERROR_OPERATION_ABORTED) */             \
     X(RESET, "reset")         /* the connection died (64 ERROR_NETNAME_DELETED, WSAECONNRESET) */  \
@@ -265,7 +265,7 @@ typedef struct gs_net_config {
     uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
     uint32_t recv_buffer_size;    /* bytes each [16 KiB] */
     int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
-    /* Test knob (TESTPLAN E02): submit at most a random 1..debug_send_max bytes per send, so
+    /* Test knob (docs/testing.md E02): submit at most a random 1..debug_send_max bytes per send, so
      * every send may come back short and the resubmission path runs. 0 = off. */
     uint32_t debug_send_max;
 } gs_net_config_t;
