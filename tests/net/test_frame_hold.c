@@ -6,15 +6,10 @@
  * frames); a frame that spanned receives comes in the framer's buffer, lending nothing; a frame
  * whose body is whole in a receive but whose header was split before it has no contiguous copy
  * to lend, and the hold is refused. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
-
 #include "gs/base.h"
+#include "gs_test.h"
 #include "net_harness.h"
 
 #define RING     8u    /* provided receive buffers */
@@ -199,5 +194,5 @@ int main(void) {
         cmocka_unit_test(test_half_the_ring_at_most),
         cmocka_unit_test(test_span_and_split_header),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
