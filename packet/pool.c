@@ -67,6 +67,7 @@ typedef struct slab {
     struct slab *next;
     size_t bytes;
     uint32_t cls;
+    size_t trim_lo, trim_hi; /* gs_pool_trim: its blocks' indices in the sorted free list */
     _Alignas(16) unsigned char blocks[];
 } slab_t;
 
@@ -563,13 +564,19 @@ static size_t trim_class(gs_pool_t *p, int c) {
             link = &sl->next;
             continue;
         }
-        memset(&v[lo], 0, (hi - lo) * sizeof(*v));
+        /* Its blocks are struck from v only once every slab has been looked up: v must stay
+         * sorted for the searches (slabs come in any address order: mmap hands out descending
+         * addresses on Linux, VirtualAlloc ascending ones on Windows). */
+        sl->trim_lo = lo;
+        sl->trim_hi = hi;
         *link = sl->next;
         sl->next = freed;
         freed = sl;
         freed_slabs++;
     }
     gs_mutex_unlock(&p->lock);
+    for (slab_t *sl = freed; sl; sl = sl->next)
+        memset(&v[sl->trim_lo], 0, (sl->trim_hi - sl->trim_lo) * sizeof(*v));
 
     /* The rest goes back in batches, lowest addresses first out (they are pushed last), so
      * allocations favour the slabs that were kept dense. */
