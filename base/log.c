@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Process-wide log hook and level filter; the default hook writes one line per message. */
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,29 +102,72 @@ gs_log_level_t gs_log_get_level(void) {
     return (gs_log_level_t)level;
 }
 
-void gs_log(gs_log_level_t level, const char *component, const char *fmt, ...) {
+static int level_passes(gs_log_level_t level) {
+    /* GS_LOG_OFF is a filter setting, not a level a message can have. */
+    return level_valid(level) && level != GS_LOG_OFF && level >= gs_log_get_level();
+}
+
+/* Format and hand to the hook; `suffix` (may be empty) is appended. */
+static void log_v(gs_log_level_t level, const char *component, const char *suffix, const char *fmt,
+                  va_list ap) {
     char msg[LOG_MSG_MAX];
     gs_log_cb cb = hook;
     void *user = hook_user;
-    va_list ap;
-    int n;
-
-    /* GS_LOG_OFF is a filter setting, not a level a message can have. */
-    if (!level_valid(level) || level == GS_LOG_OFF || level < gs_log_get_level())
-        return;
+    int n = 0;
 
     if (fmt == NULL) {
         msg[0] = '\0';
     } else {
-        va_start(ap, fmt);
         n = vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        if (n < 0)
+        if (n < 0) {
             snprintf(msg, sizeof msg, "(log message could not be formatted: \"%s\")", fmt);
-        else if ((size_t)n >= sizeof msg)
-            /* vsnprintf stopped at sizeof msg - 1 bytes; mark the cut so nobody reads a
-             * truncated message as complete. */
-            memcpy(msg + sizeof msg - 4, "...", 4);
+            n = (int)strlen(msg);
+        }
     }
+    if (n >= 0 && (size_t)n < sizeof msg && suffix[0] != '\0')
+        n += snprintf(msg + n, sizeof msg - (size_t)n, "%s", suffix);
+    if (n >= 0 && (size_t)n >= sizeof msg)
+        /* vsnprintf stopped at sizeof msg - 1 bytes; mark the cut so nobody reads a truncated
+         * message as complete. */
+        memcpy(msg + sizeof msg - 4, "...", 4);
     cb(level, component != NULL ? component : "-", msg, user);
+}
+
+void gs_log(gs_log_level_t level, const char *component, const char *fmt, ...) {
+    va_list ap;
+    if (!level_passes(level))
+        return;
+    va_start(ap, fmt);
+    log_v(level, component, "", fmt, ap);
+    va_end(ap);
+}
+
+void gs_log_limited(gs_log_limit_t *l, gs_log_level_t level, const char *component, const char *fmt,
+                    ...) {
+    if (!level_passes(level))
+        return;
+    uint32_t burst = l->burst ? l->burst : 10;
+    uint64_t interval = l->interval_ms ? l->interval_ms : 1000;
+    uint64_t now = gs_now_ms();
+    uint64_t start = atomic_load_explicit(&l->window_ms, memory_order_relaxed);
+    /* A new window: whoever moves it resets the count (a racing caller may count into the old
+     * window meanwhile: a line more, never one fewer). */
+    if (now - start >= interval &&
+        atomic_compare_exchange_strong_explicit(&l->window_ms, &start, now, memory_order_relaxed,
+                                                memory_order_relaxed))
+        atomic_store_explicit(&l->in_window, 0, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&l->in_window, 1, memory_order_relaxed) >= burst) {
+        atomic_fetch_add_explicit(&l->suppressed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&l->suppressed_total, 1, memory_order_relaxed);
+        return;
+    }
+    char suffix[64] = "";
+    uint64_t gone = atomic_exchange_explicit(&l->suppressed, 0, memory_order_relaxed);
+    if (gone)
+        snprintf(suffix, sizeof suffix, " (%llu similar lines suppressed)",
+                 (unsigned long long)gone);
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(level, component, suffix, fmt, ap);
+    va_end(ap);
 }

@@ -29,6 +29,8 @@ static inline uint64_t rd(ctr_t *c) { return atomic_load_explicit(c, memory_orde
 
 struct gs_app {
     gs_app_config_t cfg;
+    /* Per-session lines a client can cause at will go through this rate limit. */
+    gs_log_limit_t log_session;
     gs_net_t *net;
     gs_pool_t *pool;
     gs_msg_registry_t *reg;
@@ -163,8 +165,9 @@ static void bad_frame(gs_app_t *app, gs_session_id_t id, const char *what, uint3
                (unsigned long long)id, what, msg_id, gs_err_name(err));
         return;
     }
-    gs_log(GS_LOG_WARN, "content", "session %llx: %s (message id 0x%08x, %s): disconnecting",
-           (unsigned long long)id, what, msg_id, gs_err_name(err));
+    gs_log_limited(&app->log_session, GS_LOG_WARN, "content",
+                   "session %llx: %s (message id 0x%08x, %s): disconnecting",
+                   (unsigned long long)id, what, msg_id, gs_err_name(err));
     gs_session_disconnect(app->net, id);
 }
 
@@ -217,8 +220,10 @@ static int admit(gs_app_t *app, gs_actor_t *a, gs_session_id_t id) {
     if (own)
         inc(&app->session_shed);
     if (app->cfg.overload == GS_OVERLOAD_DISCONNECT) {
-        gs_log(GS_LOG_WARN, "content", "session %llx: %u frame jobs pending (%s): disconnecting",
-               (unsigned long long)id, mine, own ? "max_session_jobs" : "its share of max_jobs");
+        gs_log_limited(&app->log_session, GS_LOG_WARN, "content",
+                       "session %llx: %u frame jobs pending (%s): disconnecting",
+                       (unsigned long long)id, mine,
+                       own ? "max_session_jobs" : "its share of max_jobs");
         gs_session_disconnect(app->net, id);
     }
     return 0;
@@ -315,8 +320,9 @@ static void run_bad_frame_hook(gs_app_t *app, gs_ctx_t *ctx, const gs_bad_frame_
     gs_bad_frame_policy_t p = app->on_bad_frame(ctx, bf, app->bad_frame_user);
     if (p == GS_BAD_FRAME_DROP)
         return;
-    gs_log(GS_LOG_INFO, "content", "session %llx: bad frame (message id 0x%08x, %s): closing",
-           (unsigned long long)ctx->session, bf->msg_id, gs_err_name(bf->err));
+    gs_log_limited(&app->log_session, GS_LOG_INFO, "content",
+                   "session %llx: bad frame (message id 0x%08x, %s): closing",
+                   (unsigned long long)ctx->session, bf->msg_id, gs_err_name(bf->err));
     ctx->actor->cut = 1;
     gs_session_close_flushed(app->net, ctx->session);
 }

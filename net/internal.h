@@ -196,6 +196,8 @@ struct gs_net {
     int stopped;
     uint32_t flush_ms; /* gs_net_stop's flush window */
     _Atomic uint64_t unsent;
+    /* Lines a client can cause at will (its cut, its rejected frame) go through these. */
+    gs_log_limit_t log_close, log_reject;
 };
 
 /* The loop whose thread is running the caller, or NULL on any other thread. */

@@ -106,8 +106,8 @@ void gs__session_close(gs__session_t *s, gs_close_reason_t reason) {
     if (reason == GS_CLOSE_PROTOCOL || reason == GS_CLOSE_SEND_QUEUE_HARD ||
         reason == GS_CLOSE_SEND_QUEUE_SOFT || reason == GS_CLOSE_FRAME_TIMEOUT ||
         reason == GS_CLOSE_IDLE_TIMEOUT || reason == GS_CLOSE_NOMEM)
-        gs_log(GS_LOG_INFO, GS__LOG, "session %llx closed: %s", (unsigned long long)s->id,
-               gs_close_reason_name(reason));
+        gs_log_limited(&s->net->log_close, GS_LOG_INFO, GS__LOG, "session %llx closed: %s",
+                       (unsigned long long)s->id, gs_close_reason_name(reason));
     s->state = GS__S_CLOSED;
     /* Cancel pending IO; their completions drop their references and the last one releases. */
     gs__port_cancel(s);
@@ -394,8 +394,8 @@ void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
     if (rc == GS_ETOOBIG || rc == GS_EEMPTY) {
         gs_frame_reject_t why = rc == GS_ETOOBIG ? GS_REJECT_TOO_BIG : GS_REJECT_ZERO_LEN;
         gs__ctr_add(&loop->st.frames_rejected[why], 1);
-        gs_log(GS_LOG_WARN, GS__LOG, "session %llx: frame rejected (%s)", (unsigned long long)s->id,
-               gs_frame_reject_name(why));
+        gs_log_limited(&net->log_reject, GS_LOG_WARN, GS__LOG, "session %llx: frame rejected (%s)",
+                       (unsigned long long)s->id, gs_frame_reject_name(why));
         gs__session_close(s, GS_CLOSE_PROTOCOL);
         return;
     }

@@ -48,7 +48,8 @@ typedef struct chat_server {
     chat_limits_t lim;
     gs_actor_t *lobby;
     chat_counters_t ctr;
-    uint32_t max_body; /* largest message body (the app's max_body, resolved) */
+    uint32_t max_body;        /* largest message body (the app's max_body, resolved) */
+    gs_log_limit_t log_abuse; /* "flooding: cut" lines, one per abuser */
 } chat_server_t;
 
 /* ---- the server as a whole (server.c): used by main.c and by the tests --------------------- */

@@ -112,8 +112,9 @@ static int charge(gs_ctx_t *ctx, chat_session_t *cs, const ProtobufCMessage *m, 
     cs->strikes += 1.0;
     if (cs->strikes >= lim->abuse_strikes) {
         atomic_fetch_add_explicit(&cs->s->ctr.abusers_cut, 1, memory_order_relaxed);
-        gs_log(GS_LOG_WARN, "chat", "session %llx (%s): flooding past the rate limit: cut",
-               (unsigned long long)ctx->session, cs->nick);
+        gs_log_limited(&cs->s->log_abuse, GS_LOG_WARN, "chat",
+                       "session %llx (%s): flooding past the rate limit: cut",
+                       (unsigned long long)ctx->session, cs->nick);
         cut(ctx, cs);
     }
     return 0;

@@ -202,12 +202,50 @@ static void test_default_hook_format(void **state) {
     assert_string_equal(out, want);
 }
 
+/* gs_log_limited: a burst per window goes out, the rest is counted, and the first line of a later
+ * window reports how many were suppressed. The window is a minute, so the tight loop stays in one
+ * whatever the scheduler does; the test then moves the window's start back by hand. */
+static void test_rate_limited(void **state) {
+    (void)state;
+    gs_log_set_level(GS_LOG_INFO);
+    gs_log_limit_t lim = {.burst = 3, .interval_ms = 60000};
+    for (int i = 0; i < 100; i++)
+        gs_log_limited(&lim, GS_LOG_WARN, "net", "session %d: frame rejected", i);
+    assert_int_equal(cap.calls, 3);
+    assert_string_equal(cap.message, "session 2: frame rejected");
+    assert_int_equal(atomic_load(&lim.suppressed), 97);
+    assert_int_equal(atomic_load(&lim.suppressed_total), 97);
+    /* Below the level: neither logged nor counted. */
+    gs_log_limited(&lim, GS_LOG_DEBUG, "net", "debug");
+    assert_int_equal(atomic_load(&lim.suppressed_total), 97);
+
+    atomic_store(&lim.window_ms, gs_now_ms() - 60000);
+    gs_log_limited(&lim, GS_LOG_WARN, "net", "session %d: frame rejected", 100);
+    assert_int_equal(cap.calls, 4);
+    assert_string_equal(cap.message, "session 100: frame rejected (97 similar lines suppressed)");
+    assert_int_equal(atomic_load(&lim.suppressed), 0);
+    gs_log_limited(&lim, GS_LOG_WARN, "net", "again");
+    assert_int_equal(cap.calls, 5);
+    assert_string_equal(cap.message, "again");
+
+    /* All-zero limits mean 10 lines a second. */
+    gs_log_limit_t dflt = {0};
+    cap.calls = 0;
+    uint64_t t0 = gs_now_ms();
+    for (int i = 0; i < 50; i++)
+        gs_log_limited(&dflt, GS_LOG_WARN, "net", "x");
+    uint64_t windows = (gs_now_ms() - t0) / 1000 + 1; /* windows the loop reached into */
+    assert_true(cap.calls >= 10);
+    assert_true((uint64_t)cap.calls <= 10 * windows);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hook_receives_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_level_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_hook_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limited, setup, teardown),
     };
     return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

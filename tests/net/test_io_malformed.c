@@ -243,6 +243,52 @@ static void a19_desync_after_valid_frames(void **state) {
     th_server_stop(&srv, 1000);
 }
 
+/* Logging under attack (issue 11, item 5): 200 clients each send a bad header and are cut. Every
+ * cut is still counted, but the per-session lines (the reject and the close, a rate limit each:
+ * 10 lines a second) stay within the limit instead of two per attacker. */
+static _Atomic uint64_t net_lines;
+
+static void count_net_lines(gs_log_level_t level, const char *component, const char *message,
+                            void *user) {
+    (void)level;
+    (void)message;
+    (void)user;
+    if (strcmp(component, "net") == 0)
+        atomic_fetch_add(&net_lines, 1);
+}
+
+static void log_flood_rate_limited(void **state) {
+    (void)state;
+    const uint64_t attackers = 200;
+    atomic_store(&net_lines, 0);
+    gs_log_set_level(GS_LOG_INFO);
+    gs_log_set_hook(count_net_lines, NULL); /* before the IO thread starts */
+    th_server_t srv = {0};
+    th_server_start(&srv, NULL, TH_SINK, 0);
+    uint64_t t0 = gs_now_ms();
+    uint8_t hdr[GS_FRAME_HEADER_SIZE];
+    gs_frame_header_write(hdr, 0x7FFFFFF0u, 9);
+    for (uint64_t i = 0; i < attackers; i++) {
+        int fd = th_connect(srv.port);
+        assert_int_equal(tio_write_all(fd, hdr, sizeof(hdr)), 0);
+        assert_int_equal(th_wait_eof(fd, WAIT_MS), 0);
+        th_close(fd);
+    }
+    assert_true(th_wait_count(&srv.closed, attackers, WAIT_MS));
+    uint64_t windows = (gs_now_ms() - t0) / 1000 + 1;
+    gs_net_stats_t st = th_stats(&srv);
+    assert_int_equal(st.frames_rejected[GS_REJECT_TOO_BIG], attackers);
+    assert_int_equal(st.disconnects[GS_CLOSE_PROTOCOL], attackers);
+    uint64_t lines = atomic_load(&net_lines);
+    printf("log flood: %llu attackers cut in %llu window(s), %llu net lines\n",
+           (unsigned long long)attackers, (unsigned long long)windows, (unsigned long long)lines);
+    assert_true(lines >= 2);
+    assert_true(lines <= 2 * 10 * windows);
+    th_server_stop(&srv, 1000);
+    gs_log_set_hook(NULL, NULL);
+    gs_log_set_level(GS_LOG_ERROR);
+}
+
 int main(void) {
     gs_log_set_level(GS_LOG_ERROR); /* the rejects log warnings by design */
     const struct CMUnitTest tests[] = {
@@ -253,6 +299,7 @@ int main(void) {
         cmocka_unit_test(a01_zero_len_rejected_when_configured),
         cmocka_unit_test(a19_protocol_desync_stream),
         cmocka_unit_test(a19_desync_after_valid_frames),
+        cmocka_unit_test(log_flood_rate_limited),
     };
     return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

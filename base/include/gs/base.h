@@ -79,6 +79,23 @@ gs_log_level_t gs_log_get_level(void);
 #endif
 void gs_log(gs_log_level_t level, const char *component, const char *fmt, ...) GS_PRINTF(3, 4);
 
+/* A rate limit for one kind of line that a client can cause at will (a session cut, a rejected
+ * frame): at most `burst` lines per `interval_ms` go out; the others are counted, and the first
+ * line let through after them ends with "(N similar lines suppressed)". Embed one per kind in the
+ * object that logs (a net, an app), zeroed and given burst and interval. Any thread: the counters
+ * are atomics, so concurrent callers may let a line or two past the burst, never fewer. */
+typedef struct gs_log_limit {
+    uint32_t burst;              /* [10] */
+    uint32_t interval_ms;        /* [1000] */
+    _Atomic uint64_t window_ms;  /* start of the current window (gs_now_ms) */
+    _Atomic uint32_t in_window;  /* lines let through in it */
+    _Atomic uint64_t suppressed; /* not yet reported */
+    _Atomic uint64_t suppressed_total;
+} gs_log_limit_t;
+/* gs_log through the limit. */
+void gs_log_limited(gs_log_limit_t *limit, gs_log_level_t level, const char *component,
+                    const char *fmt, ...) GS_PRINTF(4, 5);
+
 /* ---------------------------------------------------------------------------------------------
  * Clock: monotonic time, for deadlines and latency. Any thread.
  * ------------------------------------------------------------------------------------------- */
