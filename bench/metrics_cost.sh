@@ -5,8 +5,10 @@
 # each run with metrics off and on (on: scraped once a second by curl, like Prometheus), the
 # runs interleaved (off, on, off, on, ...). Server on CPU 0, client on CPU 1 (taskset). Per run:
 # server CPU ns per message (utime+stime from /proc/PID/stat around the client's run / echoes
-# or deliveries); printed: the median of each and the ratio on/off (1.00 = no cost).
+# or deliveries); printed: the median of each and the ratio on/off (1.00 = no cost), and the
+# ratio of the fastest runs (less sensitive to other load on a shared machine).
 # Usage: bench/metrics_cost.sh [BUILD_DIR (build/release)] [SECONDS (5)] [REPS (5)]
+# Environment: GS_BENCH_KINDS, default "echo chat".
 set -u
 B=${1:-build/release}
 SECS=${2:-5}
@@ -22,6 +24,7 @@ trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; [ -n "$CPID" ] && kill $CPID 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { echo "$1" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+least() { sort -g | head -1; }
 start() { # metrics(0|1) binary args... -> SPID, PORT, MPORT
   local m=$1
   shift
@@ -38,7 +41,9 @@ start() { # metrics(0|1) binary args... -> SPID, PORT, MPORT
   [ -n "$PORT" ] || { echo "server did not start"; exit 1; }
   MPORT=$(grep -o 'metrics on 127.0.0.1:[0-9]*' "$work/srv.out" | cut -d: -f2)
   if [ -n "$MPORT" ]; then
-    (while :; do curl -s -o /dev/null "http://127.0.0.1:$MPORT/metrics"; sleep 1; done) &
+    # The scraper shares the client's CPU: Prometheus runs on another machine, and here it must
+    # not preempt the server it measures.
+    (while :; do taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$MPORT/metrics"; sleep 1; done) &
     CPID=$!
   fi
 }
@@ -69,8 +74,8 @@ run() { # metrics kind -> ns per message
 }
 
 echo "# metrics cost: $SECS s per run, median of $REPS interleaved runs, server CPU ns per message"
-printf '%-5s %12s %12s %8s\n' path off_ns on_ns on/off
-for kind in echo chat; do
+printf '%-5s %12s %12s %8s %12s\n' path off_ns on_ns on/off min_on/off
+for kind in ${GS_BENCH_KINDS:-echo chat}; do
   off=() on=()
   for _ in $(seq 1 "$REPS"); do
     off+=("$(run 0 $kind)")
@@ -78,6 +83,9 @@ for kind in echo chat; do
   done
   o=$(printf '%s\n' "${off[@]}" | median)
   m=$(printf '%s\n' "${on[@]}" | median)
-  printf '%-5s %12s %12s %8s   (off: %s; on: %s)\n' "$kind" "$o" "$m" \
-    "$(awk -v a="$m" -v b="$o" 'BEGIN {printf "%.3f", b ? a / b : 0}')" "${off[*]}" "${on[*]}"
+  lo=$(printf '%s\n' "${off[@]}" | least)
+  lm=$(printf '%s\n' "${on[@]}" | least)
+  printf '%-5s %12s %12s %8s %12s   (off: %s; on: %s)\n' "$kind" "$o" "$m" \
+    "$(awk -v a="$m" -v b="$o" 'BEGIN {printf "%.3f", b ? a / b : 0}')" \
+    "$(awk -v a="$lm" -v b="$lo" 'BEGIN {printf "%.3f", b ? a / b : 0}')" "${off[*]}" "${on[*]}"
 done
