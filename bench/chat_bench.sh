@@ -83,7 +83,7 @@ for cell in "10 1000 100 10" "100 1000 10 2" "500 500 1 1"; do
   c=$(printf '%s\n' "${cpu[@]}" | median)
   ratio() { awk -v e="$1" -v c="$c" 'BEGIN {printf "%.2f", c ? e / c : 0}'; }
   fo=$(echo "$last" | grep -oE 'frames_out [0-9]+' | cut -d' ' -f2)
-  se=$(echo "$last" | grep -oE ' sends [0-9]+' | cut -d' ' -f3)
+  se=$(echo "$last" | grep -oE 'net\.sends [0-9]+' | cut -d' ' -f2)
   printf '%4s %5s %5s %4s %8s | %12s %6s %15s | %11s %10s | %11s | %s\n' "$size" "$bots" "$rooms" \
     "$rate" "$delay" "$(printf '%s\n' "${dps[@]}" | median)" "$(printf '%s\n' "${p99[@]}" | median)" \
     "$c" "$(ratio "$echo16")" "$(ratio "$echo1")" \

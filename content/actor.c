@@ -59,6 +59,7 @@ void gs__actor_push(gs_actor_t *a, gs__job_t *job) {
     /* The job's reference, taken before the job is visible: a worker may pop, run and unref it
      * before the push below even returns. */
     atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    job->posted_ns = gs__sched_timing(a->sched) ? gs_now_ns() : 0;
     gs__sched_count_post(a->sched);
     /* P1 then P2 (see the top of sched.c): the push must come first. The other order leaves a
      * window where P2 reads 1, the worker then empties the queue and releases the actor, and

@@ -623,23 +623,21 @@ void gs_app_stats(gs_app_t *app, gs_app_stats_t *out) {
     gs__sched_stats(app->sched, &ss);
     gs__timer_stats_t ts;
     gs__timers_stats(app->timers, &ts);
-    out->jobs_posted = ss.jobs_posted;
-    out->jobs_run = ss.jobs_run;
+#define RD_APP(f)   out->f = rd(&app->f);
+#define RD_SCHED(f) out->f = ss.f;
+#define RD_CALC(f)
+#define RD(f, src, kind, metric, help) RD_##src(f)
+    GS_APP_STATS_MAP(RD)
+#undef RD_APP
+#undef RD_SCHED
+#undef RD_CALC
+#undef RD
     out->jobs_pending = atomic_load_explicit(&app->frames_pending, memory_order_relaxed);
-    out->frames_shed = rd(&app->frames_shed);
-    out->session_shed = rd(&app->session_shed);
-    out->bad_id = rd(&app->bad_id);
-    out->decode_failed = rd(&app->decode_failed);
-    out->bad_text = rd(&app->bad_text);
-    out->unhandled = rd(&app->unhandled);
-    out->messages = rd(&app->messages);
-    out->encodes = rd(&app->encodes);
-    out->broadcasts = rd(&app->broadcasts);
-    out->sends = rd(&app->sends);
-    out->send_failed = rd(&app->send_failed);
-    out->actors = ss.actors;
     out->timers = ts.alive;
     out->timer_runs = ts.runs;
+    out->handler_ns = ss.handler_ns;
+    out->job_wait_ns = ss.job_wait_ns;
+    out->timer_lag_ns = ts.lag_ns;
     gs_net_stats(app->net, &out->net);
     gs_pool_stats(app->pool, &out->pool);
 }

@@ -21,11 +21,12 @@ typedef enum {
 
 typedef struct gs__job {
     gs_mpsc_node_t link;
-    uint32_t kind; /* gs__job_kind_t */
-    uint32_t arg;  /* FRAME: message id; CLOSE: close reason */
-    gs_job_cb fn;  /* USER */
-    void *ptr;     /* TIMER: the timer */
-    size_t len;    /* bytes in data */
+    uint32_t kind;      /* gs__job_kind_t */
+    uint32_t arg;       /* FRAME: message id; CLOSE: close reason */
+    gs_job_cb fn;       /* USER */
+    void *ptr;          /* TIMER: the timer */
+    size_t len;         /* bytes in data */
+    uint64_t posted_ns; /* gs_now_ns at the post while timing is on (gs_app_set_timing), else 0 */
     _Alignas(16) unsigned char data[];
 } gs__job_t;
 
@@ -96,8 +97,13 @@ typedef struct gs__sched_stats {
     uint64_t jobs_posted, jobs_run, jobs_queued; /* queued = posted - run */
     uint64_t actors;                             /* alive */
     uint64_t schedules;                          /* times an actor entered the run queue */
+    uint64_t worker_busy_ns;                     /* with timing on: time running jobs */
+    gs_hist_snap_t handler_ns, job_wait_ns;      /* with timing on: per job */
 } gs__sched_stats_t;
 void gs__sched_stats(gs__sched_t *s, gs__sched_stats_t *out);
+/* Timing of jobs on or off (gs_app_set_timing). Any thread. */
+void gs__sched_set_timing(gs__sched_t *s, int on);
+int gs__sched_timing(gs__sched_t *s);
 
 /* ---------------------------------------------------------------------------------------------
  * Timers: a heap of deadlines and one thread that posts GS__JOB_TIMER jobs when they are due.
@@ -119,6 +125,7 @@ int gs__timer_cancel(gs__timers_t *t, gs_timer_id_t id);
 void gs__timer_run(gs__timers_t *t, gs_ctx_t *ctx, gs__job_t *job);
 typedef struct gs__timer_stats {
     uint64_t alive, runs, cancelled;
+    gs_hist_snap_t lag_ns; /* deadline to run */
 } gs__timer_stats_t;
 void gs__timers_stats(gs__timers_t *t, gs__timer_stats_t *out);
 

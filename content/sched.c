@@ -72,6 +72,9 @@ typedef struct worker {
     _Alignas(GS_CACHELINE) _Atomic uint64_t run;
     gs__sched_t *s;
     gs_thread_t *thread;
+    /* With timing on; written by this worker alone (the inline runner is workers[0]). */
+    _Atomic uint64_t busy_ns;
+    gs_hist_t handler_ns, wait_ns;
 } worker_t;
 
 enum { STATE_CREATED = 0, STATE_RUNNING, STATE_STOPPED };
@@ -99,6 +102,7 @@ struct gs__sched {
     void (*wake)(void *); /* inline mode (NULL: worker threads) */
     void *wake_user;
     _Atomic uint64_t schedules; /* written under lock, read without it */
+    _Atomic int timing;         /* gs__sched_set_timing */
 
     /* Actor registry: touched on actor create and free only. */
     _Alignas(GS_CACHELINE) gs_mutex_t actors_lock;
@@ -148,6 +152,37 @@ void gs__sched_stats(gs__sched_t *s, gs__sched_stats_t *out) {
     out->jobs_queued = posted > run ? posted - run : 0;
     out->actors = atomic_load_explicit(&s->alive, memory_order_relaxed);
     out->schedules = atomic_load_explicit(&s->schedules, memory_order_relaxed);
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        worker_t *w = &s->workers[i];
+        gs_hist_snap_t h;
+        out->worker_busy_ns += atomic_load_explicit(&w->busy_ns, memory_order_relaxed);
+        gs_hist_read(&w->handler_ns, &h);
+        gs_hist_snap_add(&out->handler_ns, &h);
+        gs_hist_read(&w->wait_ns, &h);
+        gs_hist_snap_add(&out->job_wait_ns, &h);
+    }
+}
+
+void gs__sched_set_timing(gs__sched_t *s, int on) {
+    atomic_store_explicit(&s->timing, on != 0, memory_order_relaxed);
+}
+
+int gs__sched_timing(gs__sched_t *s) {
+    return atomic_load_explicit(&s->timing, memory_order_relaxed);
+}
+
+/* One job with timing on: its wait since the post, its run time, the worker's busy time. */
+static void run_timed(worker_t *w, gs_actor_t *a, gs__job_t *job) {
+    gs__sched_t *s = w->s;
+    uint64_t t0 = gs_now_ns();
+    if (job->posted_ns != 0 && t0 >= job->posted_ns)
+        gs_hist_observe(&w->wait_ns, t0 - job->posted_ns);
+    s->run(s, a, job, s->user);
+    uint64_t t1 = gs_now_ns();
+    gs_hist_observe(&w->handler_ns, t1 - t0);
+    atomic_store_explicit(&w->busy_ns,
+                          atomic_load_explicit(&w->busy_ns, memory_order_relaxed) + (t1 - t0),
+                          memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -236,7 +271,11 @@ static void run_actor(worker_t *w, gs_actor_t *a) {
         if (node == NULL)
             break; /* empty, or a push half done: the release below sorts out which */
         job = gs_container_of(node, gs__job_t, link);
-        s->run(s, a, job, s->user);
+        /* One relaxed load per job when timing is off. */
+        if (atomic_load_explicit(&s->timing, memory_order_relaxed))
+            run_timed(w, a, job);
+        else
+            s->run(s, a, job, s->user);
         gs__job_free(job);
         /* Counted after the run returned, and before the job's reference goes: drain waits for
          * the count, and whatever the job posted was counted as posted before this. */
@@ -330,6 +369,9 @@ int gs__sched_create(gs__sched_t **out, uint32_t workers, uint32_t batch, gs_poo
     memset(s->workers, 0, wbytes);
     for (uint32_t i = 0; i < workers; i++) {
         atomic_init(&s->workers[i].run, 0);
+        atomic_init(&s->workers[i].busy_ns, 0);
+        gs_hist_init(&s->workers[i].handler_ns, gs_hist_bounds_ns, gs_hist_bounds_ns_count);
+        gs_hist_init(&s->workers[i].wait_ns, gs_hist_bounds_ns, gs_hist_bounds_ns_count);
         s->workers[i].s = s;
     }
     s->run = run;
@@ -339,6 +381,7 @@ int gs__sched_create(gs__sched_t **out, uint32_t workers, uint32_t batch, gs_poo
     s->batch = batch;
     atomic_init(&s->posted, 0);
     atomic_init(&s->schedules, 0);
+    atomic_init(&s->timing, 0);
     atomic_init(&s->alive, 0);
     gs_mutex_init(&s->lock);
     gs_cond_init(&s->work);

@@ -50,6 +50,7 @@ struct gs__timers {
     uint32_t slots_len, slots_cap, free_head;
     uint64_t seq;
     uint64_t alive, runs, cancelled;
+    gs_hist_t lag_ns;  /* deadline to run start; observed under the lock, read without it */
     int alloc_failing; /* the last job allocation failed: log only the first of a series */
 };
 
@@ -276,6 +277,7 @@ int gs__timers_create(gs__timers_t **out, gs__sched_t *s) {
     t->free_head = NO_SLOT;
     gs_mutex_init(&t->lock);
     gs_cond_init(&t->cond);
+    gs_hist_init(&t->lag_ns, gs_hist_bounds_ns, gs_hist_bounds_ns_count);
     *out = t;
     return 0;
 }
@@ -404,6 +406,8 @@ void gs__timer_run(gs__timers_t *t, gs_ctx_t *ctx, gs__job_t *job) {
         goto end;
     e->state = T_RUNNING;
     t->runs++;
+    uint64_t started = gs_now_ns();
+    gs_hist_observe(&t->lag_ns, started > e->deadline ? started - e->deadline : 0);
     gs_mutex_unlock(&t->lock);
 
     e->fn(ctx, e->data, e->len);
@@ -434,6 +438,7 @@ void gs__timers_stats(gs__timers_t *t, gs__timer_stats_t *out) {
     out->runs = t->runs;
     out->cancelled = t->cancelled;
     gs_mutex_unlock(&t->lock);
+    gs_hist_read(&t->lag_ns, &out->lag_ns);
 }
 
 gs_timer_id_t gs_app_timer(gs_app_t *app, gs_actor_t *a, uint32_t delay_ms, uint32_t repeat_ms,

@@ -138,12 +138,17 @@ typedef struct gs__loop_gauges {
     gs__ctr_t bufs_out, bytes_out;
 } gs__loop_gauges_t;
 
+/* One IO thread's counters: the LOOP entries of GS_NET_STATS_MAP (gs/net.h). */
+#define GS__LS_LOOP(f) gs__ctr_t f;
+#define GS__LS_PORT(f)
+#define GS__LS_CALC(f)
+#define GS__LS_FIELD(f, src, kind, metric, help) GS__LS_##src(f)
+#define GS__LS_VEC_LOOP(f, n)                    gs__ctr_t f[n];
+#define GS__LS_VEC_PORT(f, n)
+#define GS__LS_VEC(f, src, n, label, fn, kind, metric, help) GS__LS_VEC_##src(f, n)
 typedef struct gs__loop_stats {
-    gs__ctr_t accepts, accept_refused, connects, sessions_total, sessions_closed;
-    gs__ctr_t bytes_in, bytes_out, frames_in, frames_out, sends, gathers, short_sends;
-    gs__ctr_t frames_held, frames_hold_refused;
-    gs__ctr_t disconnects[GS_CLOSE__COUNT];
-    gs__ctr_t frames_rejected[GS_REJECT__COUNT];
+    GS_NET_STATS_MAP(GS__LS_FIELD)
+    GS_NET_STATS_VEC_MAP(GS__LS_VEC)
 } gs__loop_stats_t;
 
 struct gs__loop {

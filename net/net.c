@@ -404,67 +404,74 @@ int gs_net_io_thread(gs_net_t *net) {
     return loop && loop->net == net ? (int)loop->index : -1;
 }
 
-void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
-    memset(out, 0, sizeof(*out));
-    uint64_t closed = 0;
-    for (uint32_t i = 0; i < net->nloops; i++) {
-        gs__loop_stats_t *st = &net->loops[i].st;
-        out->accepts += gs__ctr_get(&st->accepts);
-        out->accept_refused += gs__ctr_get(&st->accept_refused);
-        out->connects += gs__ctr_get(&st->connects);
-        out->sessions_total += gs__ctr_get(&st->sessions_total);
-        closed += gs__ctr_get(&st->sessions_closed);
-        out->bytes_in += gs__ctr_get(&st->bytes_in);
-        out->bytes_out += gs__ctr_get(&st->bytes_out);
-        out->frames_in += gs__ctr_get(&st->frames_in);
-        out->frames_out += gs__ctr_get(&st->frames_out);
-        out->frames_held += gs__ctr_get(&st->frames_held);
-        out->frames_hold_refused += gs__ctr_get(&st->frames_hold_refused);
-        out->sends += gs__ctr_get(&st->sends);
-        out->gathers += gs__ctr_get(&st->gathers);
-        out->short_sends += gs__ctr_get(&st->short_sends);
-        for (int r = 0; r < GS_CLOSE__COUNT; r++)
-            out->disconnects[r] += gs__ctr_get(&st->disconnects[r]);
-        for (int r = 0; r < GS_REJECT__COUNT; r++)
-            out->frames_rejected[r] += gs__ctr_get(&st->frames_rejected[r]);
-        gs__port_stats_t ps;
-        memset(&ps, 0, sizeof(ps));
-        gs__port_stats(&net->loops[i], &ps);
-        out->io_in_flight += ps.io_in_flight;
-        out->cq_overflows += ps.cq_overflows;
-        out->enobufs += ps.enobufs;
-        out->recv_rearms += ps.recv_rearms;
-        out->accept_pauses += ps.accept_pauses;
-        out->recv_bufs_lent += ps.recv_bufs_lent;
-        out->io_posted += ps.io_posted;
-        out->io_completed += ps.io_completed;
-        out->io_eof += ps.io_eof;
-        out->io_failed += ps.io_failed;
-        for (int e = 0; e < GS_IOERR__COUNT; e++)
-            out->io_failed_by[e] += ps.io_failed_by[e];
-        out->port_wakeups += ps.port_wakeups;
-        out->port_handoffs += ps.port_handoffs;
-        out->port_timeouts += ps.port_timeouts;
-        out->port_errors += ps.port_errors;
-    }
+/* Add loop l's LOOP and PORT counters to out; generated from GS_NET_STATS_MAP. */
+static void add_loop(gs__loop_t *l, gs_net_stats_t *out) {
+    gs__loop_stats_t *st = &l->st;
+    gs__port_stats_t ps;
+    memset(&ps, 0, sizeof(ps));
+    gs__port_stats(l, &ps);
+#define ADD_LOOP(f) out->f += gs__ctr_get(&st->f);
+#define ADD_PORT(f) out->f += ps.f;
+#define ADD_CALC(f)
+#define ADD(f, src, kind, metric, help) ADD_##src(f)
+#define ADD_VEC_LOOP(f, n)                                                                         \
+    for (int i = 0; i < (n); i++)                                                                  \
+        out->f[i] += gs__ctr_get(&st->f[i]);
+#define ADD_VEC_PORT(f, n)                                                                         \
+    for (int i = 0; i < (n); i++)                                                                  \
+        out->f[i] += ps.f[i];
+#define ADD_VEC(f, src, n, label, fn, kind, metric, help) ADD_VEC_##src(f, n)
+    GS_NET_STATS_MAP(ADD)
+    GS_NET_STATS_VEC_MAP(ADD_VEC)
+#undef ADD_LOOP
+#undef ADD_PORT
+#undef ADD_CALC
+#undef ADD
+#undef ADD_VEC_LOOP
+#undef ADD_VEC_PORT
+#undef ADD_VEC
+}
+
+/* The CALC entries over loops [first, first + n). */
+static void finish(gs_net_t *net, uint32_t first, uint32_t n, gs_net_stats_t *out) {
     /* Failed connects are closed without having been counted as opened. */
     uint64_t failed = out->disconnects[GS_CLOSE_CONNECT_FAILED];
+    uint64_t closed = out->sessions_closed;
     out->sessions_open =
         out->sessions_total + failed >= closed ? out->sessions_total + failed - closed : 0;
     /* Out before in, so that a snapshot under load errs high rather than low (a buffer is added
      * before it can be taken off); clamped at 0. Exact once traffic stops. */
     uint64_t bufs_out = 0, bytes_out = 0, bufs_in = 0, bytes_in = 0;
-    for (uint32_t i = 0; i < net->nloops; i++) {
+    for (uint32_t i = first; i < first + n; i++) {
         bufs_out += gs__ctr_get(&net->loops[i].q.bufs_out);
         bytes_out += gs__ctr_get(&net->loops[i].q.bytes_out);
     }
     atomic_thread_fence(memory_order_acquire);
-    for (uint32_t i = 0; i < net->nloops; i++) {
+    for (uint32_t i = first; i < first + n; i++) {
         bufs_in += atomic_load_explicit(&net->loops[i].q.bufs_in, memory_order_relaxed);
         bytes_in += atomic_load_explicit(&net->loops[i].q.bytes_in, memory_order_relaxed);
     }
     out->bufs_queued = bufs_in >= bufs_out ? bufs_in - bufs_out : 0;
     out->bytes_queued = bytes_in >= bytes_out ? bytes_in - bytes_out : 0;
 }
+
+void gs_net_stats(gs_net_t *net, gs_net_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < net->nloops; i++)
+        add_loop(&net->loops[i], out);
+    finish(net, 0, net->nloops, out);
+}
+
+int gs_net_io_stats(gs_net_t *net, uint32_t io_thread, gs_net_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    if (io_thread >= net->nloops)
+        return GS_EINVAL;
+    add_loop(&net->loops[io_thread], out);
+    finish(net, io_thread, 1, out);
+    return 0;
+}
+
+/* Set by net/CMakeLists.txt, which picks the backend's file. */
+const char *gs_net_backend_name(void) { return GS_NET_BACKEND_NAME; }
 
 const gs_net_config_t *gs_net_config(gs_net_t *net) { return &net->cfg; }

@@ -85,10 +85,17 @@ gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len);
 
 /* Backend counters merged into gs_net_stats_t; the caller zeroes the struct, so a backend fills
  * only the counters it has. */
+#define GS__PS_LOOP(f)
+#define GS__PS_PORT(f) uint64_t f;
+#define GS__PS_CALC(f)
+#define GS__PS_FIELD(f, src, kind, metric, help) GS__PS_##src(f)
+#define GS__PS_VEC_LOOP(f, n)
+#define GS__PS_VEC_PORT(f, n)                                uint64_t f[n];
+#define GS__PS_VEC(f, src, n, label, fn, kind, metric, help) GS__PS_VEC_##src(f, n)
+/* The PORT entries of GS_NET_STATS_MAP (gs/net.h). */
 typedef struct gs__port_stats {
-    uint64_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses, recv_bufs_lent;
-    uint64_t io_posted, io_completed, io_eof, io_failed, io_failed_by[GS_IOERR__COUNT];
-    uint64_t port_wakeups, port_handoffs, port_timeouts, port_errors;
+    GS_NET_STATS_MAP(GS__PS_FIELD)
+    GS_NET_STATS_VEC_MAP(GS__PS_VEC)
 } gs__port_stats_t;
 void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out);
 

@@ -675,6 +675,7 @@ void gs_pool_stats(gs_pool_t *p, gs_pool_stats_t *out) {
     out->fallbacks = rd(&sum.fb_allocs);
     out->fallback_in_use =
         diff(out->fallbacks, rd(&sum.fb_frees) + atomic_load(&p->orphan_frees[FALLBACK_CLASS]));
+    out->blocks_cached = diff(out->blocks_total, out->in_use);
     out->in_use += out->fallback_in_use;
     out->allocs += out->fallbacks;
     out->bytes_total = atomic_load_explicit(&p->bytes_total, memory_order_relaxed);

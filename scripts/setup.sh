@@ -8,7 +8,8 @@
 #   --run      (the default) build and run on Linux: compiler, cmake, ninja, pkg-config,
 #              liburing, protobuf-c runtime and protoc-c. What scripts/run.sh uses.
 #   --test     the test suite's tools: cmocka, clang with its sanitizer and libFuzzer
-#              runtimes, clang-format, git (check-format.sh), procps.
+#              runtimes, clang-format, git (check-format.sh), procps, prometheus and curl
+#              (the metrics tests).
 #   --windows  the Windows build: mingw-w64 gcc, wine64, dpkg-dev; then scripts/windeps.sh,
 #              which adds a deb-src entry to apt's sources and builds protobuf-c and cmocka
 #              for mingw from Debian's source packages.
@@ -34,6 +35,8 @@ TEST_PACKAGES=(
     clang-format        # scripts/check-format.sh (clang-format 14 on bookworm)
     libcmocka-dev       # unit test framework
     procps              # ps, pgrep, used when debugging tests and benchmarks
+    prometheus          # prometheus + promtool: tests/programs/metrics_*.sh (live scrapes)
+    curl                # scrapes /metrics and queries Prometheus's API in those tests
 )
 WINDOWS_PACKAGES=(
     gcc-mingw-w64-x86-64 # x86_64-w64-mingw32-gcc: the mingw preset (Windows build)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gs/metrics.h"
 #include "gs/net.h"
 #include "gs/packet.h"
 #include "cli.h"
@@ -34,6 +35,7 @@ typedef struct server_opts {
     uint32_t send_hard_limit; /* 0: net default; UINT32_MAX: off */
     uint32_t send_soft_limit; /* 0: net default; UINT32_MAX: off */
     uint32_t idle_timeout_ms; /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
+    const char *metrics;      /* --metrics HOST:PORT, NULL: off */
 } server_opts_t;
 
 typedef struct echo_server {
@@ -46,6 +48,10 @@ typedef struct echo_server {
      * its next pass, so that the main thread's gs_pool_trim can return whole slabs. Blocks sit
      * in the cache of the thread that freed them, the IO thread, and pin their slabs there. */
     _Atomic uint32_t flush_caches;
+    /* With --metrics: body sizes of echoed frames, one histogram per IO thread (its only
+     * writer), so observing touches no line another thread writes. NULL when off. */
+    gs_hist_t *frame_size;
+    uint32_t threads;
 } echo_server_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -83,6 +89,11 @@ static void on_frame(gs_net_t *net, gs_session_id_t id, void *session_user, uint
                      const uint8_t *body, uint32_t len, void *user) {
     (void)session_user;
     echo_server_t *s = user;
+    if (s->frame_size) {
+        int t = gs_net_io_thread(net);
+        if (t >= 0)
+            gs_hist_observe(&s->frame_size[t], len);
+    }
     /* The frame as it came, without a copy where the net can lend it (gs_net_frame_hold);
      * otherwise body is only valid during this call: copy it into a pooled packet. */
     gs_buf_t *frame = gs_net_frame_hold(net);
@@ -169,31 +180,40 @@ static void stats_line(echo_server_t *s, const gs_net_stats_t *cur, const gs_net
             disconnects_total(cur), ps.in_use, ps.blocks_total, ps.bytes_total);
 }
 
+/* Every counter of the net and pool lists (GS_NET_STATS_MAP, GS_POOL_STATS_MAP), then ours. */
 static void final_line(echo_server_t *s, const gs_net_stats_t *st, uint64_t unsent) {
     gs_pool_stats_t ps;
     gs_pool_stats(s->pool, &ps);
-    /* Disconnect reasons that occurred, e.g. "peer_close 98, shutdown 2". */
-    char reasons[512] = "";
-    size_t used = 0;
-    for (int i = 0; i < GS_CLOSE__COUNT; i++) {
-        if (!st->disconnects[i] || used >= sizeof reasons)
-            continue;
-        int w = snprintf(reasons + used, sizeof reasons - used, "%s%s %" PRIu64, used ? ", " : "",
-                         gs_close_reason_name((gs_close_reason_t)i), st->disconnects[i]);
-        if (w > 0)
-            used += (size_t)w;
+    char buf[8192];
+    gs_expo_t w;
+    gs_expo_init(&w, buf, sizeof buf);
+    gs_metrics_line_net(&w, st);
+    gs_expo_printf(&w, " echo_failed %" PRIu64 " unsent %" PRIu64,
+                   atomic_load_explicit(&s->echo_failed, memory_order_relaxed), unsent);
+    gs_metrics_line_pool(&w, &ps);
+    fprintf(stderr, "%s: total%s\n", PROG, buf);
+}
+
+/* The exposition at each scrape, on the metrics thread. */
+static void write_metrics(gs_expo_t *w, void *user) {
+    echo_server_t *s = user;
+    gs_metrics_write_net(w, s->net);
+    gs_pool_stats_t ps;
+    gs_pool_stats(s->pool, &ps);
+    gs_metrics_write_pool(w, &ps);
+    gs_expo_family(w, "gs_echo_failed_total", GS_METRIC_COUNTER,
+                   "Echoes not queued although the session was alive (no memory, queue full).");
+    gs_expo_sample(w, "gs_echo_failed_total", NULL, 0,
+                   atomic_load_explicit(&s->echo_failed, memory_order_relaxed));
+    gs_hist_snap_t h, one;
+    memset(&h, 0, sizeof h);
+    for (uint32_t i = 0; i < s->threads; i++) {
+        gs_hist_read(&s->frame_size[i], &one);
+        gs_hist_snap_add(&h, &one);
     }
-    fprintf(stderr,
-            "%s: total accepts %" PRIu64 " refused %" PRIu64 " sessions %" PRIu64
-            " frames in %" PRIu64 " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64
-            " rejected %" PRIu64 " echo_failed %" PRIu64 " unsent %" PRIu64 " disconnects %" PRIu64
-            "%s%s%s pool blocks %" PRIu64 " high_water %" PRIu64 " in_use %" PRIu64 "\n",
-            PROG, st->accepts, st->accept_refused, st->sessions_total, st->frames_in,
-            st->frames_out, st->bytes_in, st->bytes_out,
-            st->frames_rejected[GS_REJECT_TOO_BIG] + st->frames_rejected[GS_REJECT_ZERO_LEN],
-            atomic_load_explicit(&s->echo_failed, memory_order_relaxed), unsent,
-            disconnects_total(st), used ? " (" : "", reasons, used ? ")" : "", ps.blocks_total,
-            ps.high_water, ps.in_use);
+    gs_expo_family(w, "gs_echo_frame_size_bytes", GS_METRIC_HISTOGRAM,
+                   "Body sizes of the frames echoed.");
+    gs_expo_histogram(w, "gs_echo_frame_size_bytes", NULL, 0, &h, 1.0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -216,6 +236,8 @@ static void usage(FILE *f) {
             "  --max-sessions N         session table capacity (default: net default, 16384)\n"
             "  --max-frame BYTES        largest frame body accepted (default 65536)\n"
             "  --stats                  print counters to stderr once a second\n"
+            "  --metrics [HOST:]PORT    serve Prometheus /metrics and /healthz there (off;\n"
+            "                           HOST defaults to 127.0.0.1; port 0 picks one)\n"
             "  --send-hard-limit BYTES  queued bytes that cut a session at once (default 1 MiB;\n"
             "                           'off' disables)\n"
             "  --send-soft-limit BYTES  queued bytes that cut a session after a grace period\n"
@@ -294,7 +316,8 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                                              "--max-frame",
                                              "--send-hard-limit",
                                              "--send-soft-limit",
-                                             "--idle-timeout-ms"};
+                                             "--idle-timeout-ms",
+                                             "--metrics"};
         int flag = 0, known = 0;
         for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
             if (strcmp(name, flags[k]) == 0)
@@ -347,6 +370,8 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                 o->send_hard_limit = u;
             else
                 o->send_soft_limit = u;
+        } else if (strcmp(name, "--metrics") == 0) {
+            o->metrics = v;
         } else if (strcmp(name, "--idle-timeout-ms") == 0) {
             if (parse_u32(name, v, 0, UINT32_MAX - 1u, &o->idle_timeout_ms) != 0)
                 return -1;
@@ -428,6 +453,35 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    gs_metrics_server_t *metrics = NULL;
+    if (o.metrics) {
+        char mhost[64];
+        uint16_t mport;
+        rc = gs_metrics_parse_addr(o.metrics, mhost, sizeof mhost, &mport);
+        srv.threads = o.threads;
+        srv.frame_size = rc == 0 ? calloc(o.threads, sizeof *srv.frame_size) : NULL;
+        for (uint32_t i = 0; srv.frame_size && i < o.threads; i++)
+            gs_hist_init(&srv.frame_size[i], gs_hist_bounds_bytes, gs_hist_bounds_bytes_count);
+        if (rc == 0 && !srv.frame_size)
+            rc = GS_ENOMEM;
+        gs_metrics_config_t mc = {
+            .host = mhost, .port = mport, .write = write_metrics, .user = &srv};
+        if (rc == 0)
+            rc = gs_metrics_server_start(&metrics, &mc);
+        if (rc != 0) {
+            fprintf(stderr, "%s: cannot serve metrics on %s: %s\n", PROG, o.metrics,
+                    gs_strerror(rc));
+            gs_net_stop(srv.net, 0);
+            gs_net_destroy(srv.net);
+            gs_pool_destroy(srv.pool);
+            free(srv.frame_size);
+            return 1;
+        }
+        int mv6 = strchr(mhost, ':') != NULL;
+        printf("%s: metrics on %s%s%s:%u\n", PROG, mv6 ? "[" : "", mhost, mv6 ? "]" : "",
+               (unsigned)gs_metrics_server_port(metrics));
+    }
+
     /* Tests wait for this exact line, so it goes out (and is flushed) only once accepting. */
     int v6 = strchr(o.host, ':') != NULL;
     printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " threads, idle timeout %" PRIu32 " ms)\n",
@@ -463,10 +517,15 @@ int main(int argc, char **argv) {
     }
 
     fprintf(stderr, "%s: stopping (flushing for up to %u ms)\n", PROG, STOP_FLUSH_MS);
+    /* /healthz says 503 while the sends flush; the scrapes go on until the net is stopped. */
+    if (metrics)
+        gs_metrics_server_set_draining(metrics, 1);
     uint64_t unsent = gs_net_stop(srv.net, STOP_FLUSH_MS);
+    gs_metrics_server_stop(metrics);
     gs_net_stats(srv.net, &cur);
     final_line(&srv, &cur, unsent);
     gs_net_destroy(srv.net);
+    free(srv.frame_size);
     /* After the IO threads are joined: every packet has been released. */
     gs_pool_destroy(srv.pool);
     printf("%s: stopped\n", PROG);

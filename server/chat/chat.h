@@ -38,9 +38,27 @@ typedef struct chat_limits {
     uint32_t login_timeout_ms;  /* connect -> logged in, or the session is cut [10000] */
 } chat_limits_t;
 
+/* The chat server's counters, declared once: the list generates chat_counters_t, the --stats
+ * lines and the Prometheus exposition (server/chat/metrics.c).
+ *   X(field, kind, metric, help); metric is the Prometheus name after "gs_chat_". */
+#define CHAT_COUNTERS_MAP(X)                                                                       \
+    X(logins, COUNTER, "logins_total", "Logins accepted.")                                         \
+    X(login_refused, COUNTER, "logins_refused_total",                                              \
+      "Logins refused (nickname taken or invalid).")                                               \
+    X(chats, COUNTER, "chats_total", "Room chat messages accepted.")                               \
+    X(deliveries, COUNTER, "deliveries_total", "Room chat messages queued to members.")            \
+    X(whispers, COUNTER, "whispers_total", "Whispers delivered.")                                  \
+    X(errors_sent, COUNTER, "errors_sent_total", "Error replies sent.")                            \
+    X(rate_limited, COUNTER, "rate_limited_total",                                                 \
+      "Chats and whispers refused by the rate limit.")                                             \
+    X(abusers_cut, COUNTER, "abusers_cut_total", "Sessions cut for flooding past the limit.")      \
+    X(pre_login_cut, COUNTER, "pre_login_cut_total", "Sessions cut for a request before login.")   \
+    X(rooms, GAUGE, "rooms", "Rooms open.")
+
 typedef struct chat_counters {
-    _Atomic uint64_t logins, login_refused, chats, deliveries, whispers, errors_sent;
-    _Atomic uint64_t rate_limited, abusers_cut, pre_login_cut, rooms;
+#define CHAT__CTR_FIELD(f, kind, metric, help) _Atomic uint64_t f;
+    CHAT_COUNTERS_MAP(CHAT__CTR_FIELD)
+#undef CHAT__CTR_FIELD
 } chat_counters_t;
 
 typedef struct chat_server {

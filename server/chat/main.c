@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "chat_metrics.h"
 #include "cli.h"
 #include "stop_signal.h"
 
@@ -20,6 +21,7 @@ typedef struct opts {
     uint16_t port;
     uint32_t io_threads, workers, max_sessions, send_delay_ms;
     int stats;
+    const char *metrics; /* --metrics [HOST:]PORT, NULL: off */
     chat_limits_t lim;
 } opts_t;
 
@@ -60,6 +62,8 @@ static void usage(FILE *f) {
             "  --login-timeout-ms MS   connect to logged in, or the session is cut\n"
             "                          (default 10000)\n"
             "  --stats                 print counters to stderr once a second\n"
+            "  --metrics [HOST:]PORT   serve Prometheus /metrics and /healthz there (off;\n"
+            "                          HOST defaults to 127.0.0.1; port 0 picks one)\n"
             "  --help                  show this text\n"
             "  --version               print the version and exit\n"
             "\n"
@@ -130,6 +134,8 @@ static int parse(int argc, char **argv, opts_t *o) {
             rc = cli_u32(&c, 100, 3600000, &l->heartbeat_ms);
         else if (cli_is(&c, "--stats"))
             rc = cli_flag(&c, &o->stats);
+        else if (cli_is(&c, "--metrics"))
+            rc = cli_string(&c, &o->metrics);
         else
             return cli_error(&c, "unknown option '%s' (try --help)", c.name);
         if (rc != 0)
@@ -162,20 +168,19 @@ static void stats_line(chat_server_t *s, uint64_t *prev_chats, uint64_t *prev_de
     *prev_deliv = deliv;
 }
 
+/* Every counter of the chat, content, net and pool lists (CHAT_COUNTERS_MAP and the layers'). */
 static void final_line(chat_server_t *s, uint64_t unsent) {
     gs_app_stats_t st;
     gs_app_stats(s->app, &st);
-    fprintf(stderr,
-            "%s: total sessions %" PRIu64 " logins %" PRIu64 " refused %" PRIu64 " chats %" PRIu64
-            " deliveries %" PRIu64 " whispers %" PRIu64 " rate_limited %" PRIu64
-            " abusers_cut %" PRIu64 " pre_login_cut %" PRIu64 " errors %" PRIu64
-            " bad_frames %" PRIu64 " encodes %" PRIu64 " broadcasts %" PRIu64 " unsent %" PRIu64
-            " frames_out %" PRIu64 " sends %" PRIu64 "\n",
-            PROG, st.net.sessions_total, ld(&s->ctr.logins), ld(&s->ctr.login_refused),
-            ld(&s->ctr.chats), ld(&s->ctr.deliveries), ld(&s->ctr.whispers),
-            ld(&s->ctr.rate_limited), ld(&s->ctr.abusers_cut), ld(&s->ctr.pre_login_cut),
-            ld(&s->ctr.errors_sent), st.bad_id + st.decode_failed + st.unhandled, st.encodes,
-            st.broadcasts, unsent, st.net.frames_out, st.net.sends);
+    static char buf[16384];
+    gs_expo_t w;
+    gs_expo_init(&w, buf, sizeof buf);
+    chat_metrics_line(&w, s);
+    gs_metrics_line_app(&w, &st);
+    gs_metrics_line_net(&w, &st.net);
+    gs_metrics_line_pool(&w, &st.pool);
+    fprintf(stderr, "%s: total sessions %" PRIu64 " unsent %" PRIu64 "%s\n", PROG,
+            st.net.sessions_total, unsent, buf);
 }
 
 int main(int argc, char **argv) {
@@ -216,6 +221,28 @@ int main(int argc, char **argv) {
         snprintf(workers, sizeof(workers), "handlers on the IO thread");
     else
         snprintf(workers, sizeof(workers), "%" PRIu32 " workers", o.workers);
+    gs_metrics_server_t *metrics = NULL;
+    if (o.metrics) {
+        char mhost[64];
+        uint16_t mport;
+        rc = gs_metrics_parse_addr(o.metrics, mhost, sizeof mhost, &mport);
+        gs_metrics_config_t mc = {
+            .host = mhost, .port = mport, .write = chat_metrics_write, .user = &s};
+        if (rc == 0)
+            rc = gs_metrics_server_start(&metrics, &mc);
+        if (rc != 0) {
+            fprintf(stderr, "%s: cannot serve metrics on %s: %s\n", PROG, o.metrics,
+                    gs_strerror(rc));
+            gs_app_stop(s.app, 0);
+            chat_server_stop(&s, 0);
+            return 1;
+        }
+        /* Job run time, job wait and busy time: two clock reads per job, only when exported. */
+        gs_app_set_timing(s.app, 1);
+        int mv6 = strchr(mhost, ':') != NULL;
+        printf("%s: metrics on %s%s%s:%u\n", PROG, mv6 ? "[" : "", mhost, mv6 ? "]" : "",
+               (unsigned)gs_metrics_server_port(metrics));
+    }
     printf("%s: listening on %s%s%s:%u (%" PRIu32 " IO threads, %s)\n", PROG, v6 ? "[" : "", o.host,
            v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app), o.io_threads, workers);
     fflush(stdout);
@@ -235,7 +262,11 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "%s: stopping (flushing for up to %u ms)\n", PROG, STOP_FLUSH_MS);
     /* The final counters are read between the stop and the free. */
+    /* /healthz says 503 while the sends flush; scrapes go on until the app has stopped. */
+    if (metrics)
+        gs_metrics_server_set_draining(metrics, 1);
     uint64_t unsent = gs_app_stop(s.app, STOP_FLUSH_MS);
+    gs_metrics_server_stop(metrics);
     final_line(&s, unsent);
     chat_server_stop(&s, 0);
     printf("%s: stopped\n", PROG);

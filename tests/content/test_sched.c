@@ -938,6 +938,42 @@ static void test_stats_and_batches(void **state) {
     fx_fini(&f);
 }
 
+/* Job timing (gs_app_set_timing): off, nothing is measured; on, 4 workers x 8 actors each count
+ * every job in the run and wait histograms and add busy time, read while they run (TSan). */
+static void test_timing(void **state) {
+    fx_t f;
+    gs_actor_t *a[8];
+    gs__sched_stats_t st;
+    (void)state;
+
+    fx_init(&f, 4, 4, NULL);
+    for (int i = 0; i < 8; i++)
+        a[i] = gs__actor_new(f.s, NULL, "timed");
+    assert_int_equal(gs__sched_start(f.s), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(gs_actor_post(a[i % 8], count_job, NULL, 0), 0);
+    assert_true(drain_within(f.s));
+    st = stats(f.s);
+    assert_int_equal(st.handler_ns.count, 0);
+    assert_int_equal(st.worker_busy_ns, 0);
+    gs__sched_set_timing(f.s, 1);
+    for (int i = 0; i < 4000; i++) {
+        assert_int_equal(gs_actor_post(a[i % 8], count_job, NULL, 0), 0);
+        if (i % 500 == 0)
+            (void)stats(f.s); /* read while the workers write */
+    }
+    assert_true(drain_within(f.s));
+    st = stats(f.s);
+    assert_int_equal(st.handler_ns.count, 4000);
+    assert_int_equal(st.job_wait_ns.count, 4000);
+    assert_true(st.worker_busy_ns > 0);
+    assert_int_equal(st.handler_ns.nbounds, gs_hist_bounds_ns_count);
+    gs__sched_set_timing(f.s, 0);
+    for (int i = 0; i < 8; i++)
+        gs_actor_unref(a[i]);
+    fx_fini(&f);
+}
+
 /* The public actor calls: create through the app, names, user state, what a job sees, data
  * copied at post time, argument errors. */
 typedef struct seen {
@@ -1198,6 +1234,7 @@ int main(void) {
         cmocka_unit_test(test_actor_api),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_stats_and_batches),
+        cmocka_unit_test(test_timing),
         cmocka_unit_test(test_fifo_per_poster),
         cmocka_unit_test(test_serial_per_actor),
         cmocka_unit_test(test_handoff_race),

@@ -199,6 +199,9 @@ static void test_deadline_order(void **state) {
     gs__timer_stats_t ts;
     gs__timers_stats(f->t, &ts);
     assert_int_equal(ts.runs, N_ORDER);
+    /* Every run's lag (deadline to start) is counted once, and none is negative. */
+    assert_int_equal(ts.lag_ns.count, N_ORDER);
+    assert_int_equal(ts.lag_ns.nbounds, gs_hist_bounds_ns_count);
     free(o);
 }
 

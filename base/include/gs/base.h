@@ -223,6 +223,45 @@ gs_mpsc_node_t *gs_mpsc_pop(gs_mpsc_t *q);
 /* True when the queue holds no element and no push is in progress. Consumer only. */
 int gs_mpsc_empty(gs_mpsc_t *q);
 
+/* ---------------------------------------------------------------------------------------------
+ * Histogram: fixed bucket bounds, counts read from any thread while any thread observes.
+ * Observing is two relaxed atomic adds on the histogram's own lines (no lock); give each
+ * writer thread its own histogram on a hot path and merge the snapshots (gs_hist_snap_add).
+ * Values are integers in the unit of the bounds (nanoseconds, bytes, buffers).
+ * ------------------------------------------------------------------------------------------- */
+#define GS_HIST_MAX_BOUNDS 20
+
+typedef struct gs_hist {
+    uint32_t nbounds;
+    uint64_t bounds[GS_HIST_MAX_BOUNDS]; /* ascending upper bounds (inclusive) */
+    _Alignas(GS_CACHELINE) _Atomic uint64_t counts[GS_HIST_MAX_BOUNDS + 1]; /* last: above all */
+    _Atomic uint64_t sum;
+} gs_hist_t;
+
+/* A snapshot: per-bucket (not cumulative) counts, their total and the sum of values. */
+typedef struct gs_hist_snap {
+    uint32_t nbounds;
+    uint64_t bounds[GS_HIST_MAX_BOUNDS];
+    uint64_t counts[GS_HIST_MAX_BOUNDS + 1];
+    uint64_t count, sum;
+} gs_hist_snap_t;
+
+/* Bounds for durations in nanoseconds (1 us .. 10 s) and sizes in bytes (16 B .. 1 MiB). */
+extern const uint64_t gs_hist_bounds_ns[];
+extern const uint32_t gs_hist_bounds_ns_count;
+extern const uint64_t gs_hist_bounds_bytes[];
+extern const uint32_t gs_hist_bounds_bytes_count;
+
+/* Set the bounds (at most GS_HIST_MAX_BOUNDS, ascending; more are ignored) and zero the counts.
+ * Before any other thread uses it. */
+void gs_hist_init(gs_hist_t *h, const uint64_t *bounds, uint32_t nbounds);
+/* Count one value. Any thread. */
+void gs_hist_observe(gs_hist_t *h, uint64_t v);
+/* Read the counts (each exact, the set a near-simultaneous snapshot). Any thread. */
+void gs_hist_read(const gs_hist_t *h, gs_hist_snap_t *out);
+/* Add b's counts to a (same bounds; a zeroed snapshot takes b's bounds). */
+void gs_hist_snap_add(gs_hist_snap_t *a, const gs_hist_snap_t *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -243,28 +243,62 @@ int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id);
 /* ---------------------------------------------------------------------------------------------
  * Counters.
  * ------------------------------------------------------------------------------------------- */
+/* The content counters, declared once: the list generates gs_app_stats_t, the merge in
+ * gs_app_stats, the programs' --stats lines and the Prometheus exposition (metrics/).
+ *   X(field, source, kind, metric, help)
+ * source: APP (the app's own counter of that name), SCHED (the scheduler's), CALC (derived).
+ * kind: COUNTER, GAUGE, or NS_COUNTER (nanoseconds, exported in seconds). metric: the Prometheus
+ * name after "gs_content_". */
+#define GS_APP_STATS_MAP(X)                                                                        \
+    X(jobs_posted, SCHED, COUNTER, "jobs_posted_total", "Jobs posted to actors.")                  \
+    X(jobs_run, SCHED, COUNTER, "jobs_run_total", "Jobs run.")                                     \
+    X(jobs_queued, SCHED, GAUGE, "jobs_queued", "Jobs posted and not yet run.")                    \
+    X(jobs_pending, CALC, GAUGE, "frame_jobs_pending",                                             \
+      "Frame jobs posted and not yet run (bounded by max_jobs).")                                  \
+    X(frames_shed, APP, COUNTER, "frames_shed_total",                                              \
+      "Frames refused by overload (either budget: max_jobs or max_session_jobs).")                 \
+    X(session_shed, APP, COUNTER, "frames_shed_session_total",                                     \
+      "Frames refused by the session's own budget (max_session_jobs).")                            \
+    X(bad_id, APP, COUNTER, "frames_bad_id_total", "Frames with an unregistered message id.")      \
+    X(decode_failed, APP, COUNTER, "decode_failures_total", "Bodies that did not decode.")         \
+    X(bad_text, APP, COUNTER, "decode_bad_text_total",                                             \
+      "Bodies that did not decode: invalid UTF-8 or NUL in a string.")                             \
+    X(unhandled, APP, COUNTER, "frames_unhandled_total", "Registered types without a handler.")    \
+    X(messages, APP, COUNTER, "messages_handled_total", "Messages handled.")                       \
+    X(encodes, APP, COUNTER, "encodes_total", "Messages encoded (one per send or broadcast).")     \
+    X(broadcasts, APP, COUNTER, "broadcasts_total", "Broadcasts.")                                 \
+    X(sends, APP, COUNTER, "sends_total", "Packet references handed to the net.")                  \
+    X(send_failed, APP, COUNTER, "send_failures_total",                                            \
+      "Sends refused by the net (stale, closing, queue full).")                                    \
+    X(actors, SCHED, GAUGE, "actors", "Actors alive.")                                             \
+    X(timers, CALC, GAUGE, "timers", "Timers alive.")                                              \
+    X(timer_runs, CALC, COUNTER, "timer_runs_total", "Timer runs.")                                \
+    X(worker_busy_ns, SCHED, NS_COUNTER, "worker_busy_seconds_total",                              \
+      "Time workers spent running jobs (summed over workers; 0 unless timing is on).")
+
+/* Histograms: X(field, metric, help), in nanoseconds, exported in seconds. Filled only while
+ * gs_app_set_timing is on (two clock reads per job); timer lag always (one per timer run). */
+#define GS_APP_HIST_MAP(X)                                                                         \
+    X(handler_ns, "job_run_seconds", "Time one job (a handler, a timer, a posted job) ran.")       \
+    X(job_wait_ns, "job_wait_seconds", "Time a job waited between its post and its run.")          \
+    X(timer_lag_ns, "timer_lag_seconds", "Time from a timer's deadline to the start of its run.")
+
 typedef struct gs_app_stats {
-    uint64_t jobs_posted, jobs_run;
-    uint64_t jobs_pending;  /* frame jobs posted and not yet run (the max_jobs gauge) */
-    uint64_t frames_shed;   /* frames refused by overload (either budget) */
-    uint64_t session_shed;  /*   of which: the session's own budget (max_session_jobs) */
-    uint64_t bad_id;        /* frames with an unregistered message id */
-    uint64_t decode_failed; /* bodies that did not decode (GS_EBADMSG / BADTEXT / TOOBIG) */
-    uint64_t bad_text;      /*   of which: invalid UTF-8 or NUL in a string */
-    uint64_t unhandled;     /* registered types without a handler */
-    uint64_t messages;      /* messages handled */
-    uint64_t encodes;       /* messages encoded (one per send or broadcast) */
-    uint64_t broadcasts;
-    uint64_t sends;       /* packet references handed to the net */
-    uint64_t send_failed; /* sends refused by the net (stale, closing, queue full) */
-    uint64_t actors;      /* actors alive */
-    uint64_t timers;      /* timers alive */
-    uint64_t timer_runs;
+#define GS__AS_FIELD(f, src, kind, metric, help) uint64_t f;
+#define GS__AS_HIST(f, metric, help)             gs_hist_snap_t f;
+    GS_APP_STATS_MAP(GS__AS_FIELD)
+    GS_APP_HIST_MAP(GS__AS_HIST)
+#undef GS__AS_FIELD
+#undef GS__AS_HIST
     gs_net_stats_t net;
     gs_pool_stats_t pool;
 } gs_app_stats_t;
 
 void gs_app_stats(gs_app_t *app, gs_app_stats_t *out);
+/* Measure jobs: worker busy time, the job run time and job wait histograms (two clock reads per
+ * job, so off by default; a metrics exporter turns it on). Any thread, any time; jobs posted
+ * before it was turned on have no post time and are not counted in the wait histogram. */
+void gs_app_set_timing(gs_app_t *app, int on);
 
 #ifdef __cplusplus
 }

@@ -167,43 +167,81 @@ typedef enum {
 
 const char *gs_io_error_name(gs_io_error_t e);
 
-/* A snapshot of counters, summed over IO threads. Totals are monotonic; "open"/"queued" are
- * gauges. Readable from any thread at any time (values are read without a global lock, so a
- * snapshot taken under load is approximate between counters but each counter is exact). */
+/* The net counters, declared once: this list generates gs_net_stats_t, the per-IO-thread counter
+ * struct, the backend's counter struct, the merge in gs_net_stats, the programs' --stats lines and
+ * the Prometheus exposition (metrics/), so that a counter cannot be left out of one of them.
+ *   X(field, source, kind, metric, help)
+ * field: the gs_net_stats_t member. source: LOOP (counted by the IO thread, summed over threads),
+ * PORT (counted by the backend, gs__port_stats) or CALC (derived by gs_net_stats). kind: COUNTER
+ * (monotonic) or GAUGE. metric: the Prometheus name after "gs_net_". */
+#define GS_NET_STATS_MAP(X)                                                                        \
+    X(accepts, LOOP, COUNTER, "accepts_total", "Connections accepted.")                            \
+    X(accept_refused, LOOP, COUNTER, "accepts_refused_total",                                      \
+      "Connections accepted then closed at once: the session table was full.")                     \
+    X(connects, LOOP, COUNTER, "connects_total", "Outgoing connects completed.")                   \
+    X(sessions_open, CALC, GAUGE, "sessions_open", "Sessions open now.")                           \
+    X(sessions_total, LOOP, COUNTER, "sessions_opened_total",                                      \
+      "Sessions ever opened (accepted or connected).")                                             \
+    X(sessions_closed, LOOP, COUNTER, "sessions_closed_total",                                     \
+      "Sessions closed, including outgoing connects that failed.")                                 \
+    X(bytes_in, LOOP, COUNTER, "received_bytes_total", "Bytes received.")                          \
+    X(bytes_out, LOOP, COUNTER, "sent_bytes_total", "Bytes sent.")                                 \
+    X(frames_in, LOOP, COUNTER, "frames_received_total", "Frames received (framed sessions).")     \
+    X(frames_out, LOOP, COUNTER, "frames_sent_total", "Buffers fully sent.")                       \
+    X(frames_held, LOOP, COUNTER, "frames_held_total",                                             \
+      "Frames handed on without a copy (gs_net_frame_hold, gs_net_data_hold).")                    \
+    X(frames_hold_refused, LOOP, COUNTER, "frames_hold_refused_total",                             \
+      "Holds refused inside a callback: the caller copied.")                                       \
+    X(sends, LOOP, COUNTER, "sends_total", "Send operations submitted to the kernel.")             \
+    X(gathers, LOOP, COUNTER, "gathered_sends_total", "Sends carrying more than one buffer.")      \
+    X(short_sends, LOOP, COUNTER, "short_sends_total",                                             \
+      "Sends that completed with fewer bytes than asked.")                                         \
+    X(bufs_queued, CALC, GAUGE, "send_queue_buffers",                                              \
+      "Buffers queued or in flight, all sessions.")                                                \
+    X(bytes_queued, CALC, GAUGE, "send_queue_bytes",                                               \
+      "Memory held by queued buffers (their charges), all sessions.")                              \
+    X(io_in_flight, PORT, GAUGE, "io_in_flight", "Operations submitted and not yet completed.")    \
+    X(cq_overflows, PORT, COUNTER, "cq_overflows_total",                                           \
+      "Times the completion queue overflowed (none lost).")                                        \
+    X(enobufs, PORT, COUNTER, "recv_enobufs_total",                                                \
+      "Multishot receives ended for lack of provided buffers.")                                    \
+    X(recv_rearms, PORT, COUNTER, "recv_rearms_total", "Multishot receives armed again.")          \
+    X(accept_pauses, PORT, COUNTER, "accept_pauses_total",                                         \
+      "Accepts paused for a tick: out of descriptors.")                                            \
+    X(recv_bufs_lent, PORT, GAUGE, "recv_buffers_lent",                                            \
+      "Receive buffers kept out of the ring by held frames.")                                      \
+    X(io_posted, PORT, COUNTER, "io_posted_total", "IOCP: operations posted.")                     \
+    X(io_completed, PORT, COUNTER, "io_completed_total", "IOCP: operations completed.")            \
+    X(io_eof, PORT, COUNTER, "io_eof_total", "IOCP: operations completed with 0 bytes.")           \
+    X(io_failed, PORT, COUNTER, "io_failed_total", "IOCP: operations completed with an error.")    \
+    X(port_wakeups, PORT, COUNTER, "port_wakeups_total", "IOCP: posted wake-ups dequeued.")        \
+    X(port_handoffs, PORT, COUNTER, "port_handoffs_total",                                         \
+      "IOCP: accepted sockets handed to another IO thread.")                                       \
+    X(port_timeouts, PORT, COUNTER, "port_timeouts_total",                                         \
+      "IOCP: waits that ended with no completion.")                                                \
+    X(port_errors, PORT, COUNTER, "port_errors_total", "IOCP: waits that failed otherwise.")
+
+/* Counters by reason: X(field, source, count, label, name_fn, kind, metric, help). One sample
+ * per reason, labelled label="<name_fn(i)>". */
+#define GS_NET_STATS_VEC_MAP(X)                                                                    \
+    X(disconnects, LOOP, GS_CLOSE__COUNT, "reason", gs_close_reason_name, COUNTER,                 \
+      "disconnects_total", "Sessions closed, by reason.")                                          \
+    X(frames_rejected, LOOP, GS_REJECT__COUNT, "reason", gs_frame_reject_name, COUNTER,            \
+      "frames_rejected_total", "Frame headers rejected, by reason.")                               \
+    X(io_failed_by, PORT, GS_IOERR__COUNT, "class", gs_io_error_name, COUNTER,                     \
+      "io_failed_by_class_total", "IOCP: failed operations, by error class.")
+
+/* A snapshot of counters, summed over IO threads (or of one, gs_net_io_stats). Totals are
+ * monotonic; "open"/"queued" are gauges. Readable from any thread at any time (values are read
+ * without a global lock, so a snapshot taken under load is approximate between counters but each
+ * counter is exact). Generated from the lists above. */
 typedef struct gs_net_stats {
-    uint64_t accepts;        /* connections accepted */
-    uint64_t accept_refused; /* accepted then closed at once: session table full */
-    uint64_t connects;       /* outgoing connects completed */
-    uint64_t sessions_open;  /* gauge */
-    uint64_t sessions_total; /* sessions ever opened (accepted + connected) */
-    uint64_t bytes_in, bytes_out;
-    uint64_t frames_in, frames_out; /* frames_out counts buffers fully sent */
-    uint64_t frames_held;           /* gs_net_frame_hold / data_hold that returned a buffer */
-    uint64_t frames_hold_refused;   /* ... that returned NULL inside a callback */
-    uint64_t recv_bufs_lent;        /* gauge: receive buffers kept out of the ring by them */
-    uint64_t sends;                 /* send operations submitted to the kernel */
-    uint64_t gathers;               /* of those, sends carrying more than one buffer */
-    uint64_t short_sends;           /* sends that completed with fewer bytes than asked */
-    uint64_t bufs_queued;           /* gauge: buffers queued or in flight, all sessions */
-    uint64_t bytes_queued;          /* gauge: the memory they hold (charges, see gs_buf_t) */
-    uint64_t disconnects[GS_CLOSE__COUNT];
-    uint64_t frames_rejected[GS_REJECT__COUNT];
-    /* backend */
-    uint64_t io_in_flight;  /* gauge: operations submitted and not yet completed */
-    uint64_t cq_overflows;  /* times the completion queue overflowed (none lost) */
-    uint64_t enobufs;       /* multishot receives ended for lack of provided buffers */
-    uint64_t recv_rearms;   /* multishot receives armed again after ending */
-    uint64_t accept_pauses; /* accepts paused for a tick: out of descriptors (EMFILE) */
-    /* IOCP backend (0 on io_uring): every dequeued completion counted once by outcome. */
-    uint64_t io_posted;    /* operations posted (each gets exactly one completion) */
-    uint64_t io_completed; /* operations that completed successfully */
-    uint64_t io_eof;       /* receives (or sends) that completed with 0 bytes: peer closed */
-    uint64_t io_failed;    /* operations that completed with an error (FALSE + OVERLAPPED) */
-    uint64_t io_failed_by[GS_IOERR__COUNT]; /* io_failed by error class */
-    uint64_t port_wakeups;                  /* posted wake-ups dequeued (inbox, stop) */
-    uint64_t port_handoffs; /* accepted sockets handed to another IO thread's port */
-    uint64_t port_timeouts; /* waits that ended with no completion (FALSE, no OVERLAPPED) */
-    uint64_t port_errors;   /* waits that failed otherwise (logged) */
+#define GS__NS_FIELD(f, src, kind, metric, help)             uint64_t f;
+#define GS__NS_VEC(f, src, n, label, fn, kind, metric, help) uint64_t f[n];
+    GS_NET_STATS_MAP(GS__NS_FIELD)
+    GS_NET_STATS_VEC_MAP(GS__NS_VEC)
+#undef GS__NS_FIELD
+#undef GS__NS_VEC
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -378,8 +416,13 @@ void gs_net_wake(gs_net_t *net, uint32_t io_thread);
  * code that must know where it runs (assertions, run_on_io_thread). Any thread. */
 int gs_net_io_thread(gs_net_t *net);
 
-/* Counters. Any thread. */
+/* Counters, summed over the IO threads. Any thread. */
 void gs_net_stats(gs_net_t *net, gs_net_stats_t *out);
+/* The counters of IO thread io_thread alone (0-based; the gauges too). Returns 0, or GS_EINVAL
+ * when there is no such IO thread (out is zeroed). Any thread. */
+int gs_net_io_stats(gs_net_t *net, uint32_t io_thread, gs_net_stats_t *out);
+/* The backend this build uses: "io_uring" or "iocp". */
+const char *gs_net_backend_name(void);
 /* The config the instance runs with, defaults filled in. */
 const gs_net_config_t *gs_net_config(gs_net_t *net);
 

@@ -37,31 +37,51 @@ typedef struct gs_pool_config {
     uint32_t slab_bytes; /* memory a class grows by at a time [64 KiB, at least one block] */
 } gs_pool_config_t;
 
+/* The pool's counters, declared once: the lists generate the stats structs, the programs'
+ * --stats lines and the Prometheus exposition (metrics/). X(field, kind, metric, help): kind
+ * COUNTER (monotonic) or GAUGE; metric is the Prometheus name after "gs_pool_" (per class: one
+ * sample per class, labelled class="<block_size>"). */
+#define GS_POOL_CLASS_STATS_MAP(X)                                                                 \
+    X(blocks_total, GAUGE, "class_blocks", "Blocks carved from slabs and not trimmed, by class.")  \
+    X(in_use, GAUGE, "class_blocks_in_use", "Blocks allocated and not yet freed, by class.")       \
+    X(high_water, GAUGE, "class_blocks_high_water",                                                \
+      "Peak of blocks outside the shared list, by class.")                                         \
+    X(allocs, COUNTER, "class_allocs_total", "Successful allocations, by class.")                  \
+    X(cache_hits, COUNTER, "class_cache_hits_total",                                               \
+      "Allocations served by the calling thread's cache, by class.")                               \
+    X(refills, COUNTER, "class_refills_total", "Batches taken from the shared list, by class.")    \
+    X(flushes, COUNTER, "class_flushes_total", "Batches given back to the shared list, by class.")
+
+#define GS_POOL_STATS_MAP(X)                                                                       \
+    X(bytes_total, GAUGE, "held_bytes", "Slab bytes plus fallback bytes held.")                    \
+    X(blocks_total, GAUGE, "blocks", "Blocks carved from slabs (sum over classes).")               \
+    X(in_use, GAUGE, "blocks_in_use", "Blocks in use, fallbacks included.")                        \
+    X(blocks_cached, GAUGE, "blocks_cached",                                                       \
+      "Carved blocks not in use: in threads' caches or the shared lists.")                         \
+    X(high_water, GAUGE, "blocks_high_water", "Sum over classes of their high water marks.")       \
+    X(allocs, COUNTER, "allocs_total", "Successful allocations, fallbacks included.")              \
+    X(cache_hits, COUNTER, "cache_hits_total", "Allocations served by a thread's cache.")          \
+    X(fallbacks, COUNTER, "fallback_allocs_total",                                                 \
+      "Allocations above the largest class (served by malloc).")                                   \
+    X(fallback_in_use, GAUGE, "fallback_blocks_in_use", "Fallback blocks not yet freed.")          \
+    X(failures, COUNTER, "alloc_failures_total",                                                   \
+      "Allocations refused: max_bytes reached, or malloc failed.")                                 \
+    X(trimmed_bytes, COUNTER, "trimmed_bytes_total",                                               \
+      "Slab bytes given back to the system by gs_pool_trim.")                                      \
+    X(threads, GAUGE, "threads", "Threads with a cache on this pool.")
+
 typedef struct gs_pool_class_stats {
-    uint32_t block_size;   /* usable bytes */
-    uint64_t blocks_total; /* blocks carved from slabs and not given back by gs_pool_trim */
-    uint64_t in_use;       /* allocated and not yet freed, exact */
-    uint64_t high_water;   /* peak of blocks outside the shared list (in use or thread-cached),
-                              sampled whenever a batch moves; >= the true peak of in_use */
-    uint64_t allocs;       /* successful allocations */
-    uint64_t cache_hits;   /* allocations served by the calling thread's cache */
-    uint64_t refills;      /* batches taken from the shared list (or new slab) */
-    uint64_t flushes;      /* batches given back to the shared list */
+    uint32_t block_size; /* usable bytes */
+#define GS__PCS_FIELD(f, kind, metric, help) uint64_t f;
+    GS_POOL_CLASS_STATS_MAP(GS__PCS_FIELD)
+#undef GS__PCS_FIELD
 } gs_pool_class_stats_t;
 
 typedef struct gs_pool_stats {
     gs_pool_class_stats_t classes[GS_POOL_CLASSES];
-    uint64_t bytes_total;     /* slab bytes plus fallback bytes currently held */
-    uint64_t blocks_total;    /* sum over classes */
-    uint64_t in_use;          /* sum over classes, plus fallbacks in use */
-    uint64_t high_water;      /* sum over classes */
-    uint64_t allocs;          /* sum over classes, plus fallbacks */
-    uint64_t cache_hits;      /* sum over classes */
-    uint64_t fallbacks;       /* allocations above the largest class (served by malloc) */
-    uint64_t fallback_in_use; /* fallback blocks not yet freed */
-    uint64_t failures;        /* allocations refused: max_bytes reached, or malloc failed */
-    uint64_t trimmed_bytes;   /* slab bytes given back to the system by gs_pool_trim, ever */
-    uint32_t threads;         /* threads with a cache on this pool now */
+#define GS__PS_FIELD(f, kind, metric, help) uint64_t f;
+    GS_POOL_STATS_MAP(GS__PS_FIELD)
+#undef GS__PS_FIELD
 } gs_pool_stats_t;
 
 /* Create a pool. cfg may be NULL (all defaults). Returns NULL when out of memory or when the
