@@ -78,6 +78,7 @@ typedef struct chat_server_config {
     uint32_t send_delay_ms; /* net send coalescing (gs_net_config_t.send_delay_ms) [0] */
     int on_io_thread;       /* handlers on the IO thread, no workers (run_on_io_thread) */
     uint32_t max_body;      /* largest message body, both ways (gs_app_config_t) [0: 64 KiB] */
+    uint32_t max_session_jobs; /* frames queued per session (gs_app_config_t) [0: its default] */
     chat_limits_t lim;
 } chat_server_config_t;
 

@@ -67,6 +67,7 @@ int chat_server_start(chat_server_t *s, const chat_server_config_t *cfg) {
     ac.net.send_delay_ms = cfg->send_delay_ms;
     ac.run_on_io_thread = cfg->on_io_thread;
     ac.max_body = cfg->max_body;
+    ac.max_session_jobs = cfg->max_session_jobs;
     /* The server-side heartbeat: a session that sends nothing (not even a Ping) for this long is
      * closed by the net's idle deadline. */
     ac.net.idle_timeout_ms = cfg->lim.heartbeat_ms;
