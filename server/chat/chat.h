@@ -75,9 +75,9 @@ typedef struct chat_server_config {
     const char *host; /* ["127.0.0.1"] */
     uint16_t port;    /* 0 picks one: read it with gs_app_listen_port(s->app) */
     uint32_t io_threads, workers, max_sessions;
-    uint32_t send_delay_ms; /* net send coalescing (gs_net_config_t.send_delay_ms) [0] */
-    int on_io_thread;       /* handlers on the IO thread, no workers (run_on_io_thread) */
-    uint32_t max_body;      /* largest message body, both ways (gs_app_config_t) [0: 64 KiB] */
+    uint32_t send_delay_ms;    /* net send coalescing (gs_net_config_t.send_delay_ms) [0] */
+    int on_io_thread;          /* handlers on the IO thread, no workers (run_on_io_thread) */
+    uint32_t max_body;         /* largest message body, both ways (gs_app_config_t) [0: 64 KiB] */
     uint32_t max_session_jobs; /* frames queued per session (gs_app_config_t) [0: its default] */
     chat_limits_t lim;
 } chat_server_config_t;
