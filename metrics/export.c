@@ -54,6 +54,14 @@ void gs_metrics_write_net(gs_expo_t *w, gs_net_t *net) {
     }
     GS_NET_STATS_VEC_MAP(NET_VEC)
 #undef NET_VEC
+#define NET_HIST(f, bounds, cnt, metric, help)                                                     \
+    gs_expo_family(w, "gs_net_" metric, GS_METRIC_HISTOGRAM, help);                                \
+    for (uint32_t i = 0; i < n; i++) {                                                             \
+        snprintf(tid, sizeof tid, "%" PRIu32, i);                                                  \
+        gs_expo_histogram(w, "gs_net_" metric, lab, 1, &st[i].f, 1.0);                             \
+    }
+    GS_NET_HIST_MAP(NET_HIST)
+#undef NET_HIST
     free(st);
     gs_label_t be = {"backend", gs_net_backend_name()};
     gs_expo_family(w, "gs_net_backend_info", GS_METRIC_GAUGE, "The IO backend in use (always 1).");

@@ -171,6 +171,9 @@ struct gs__loop {
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;
     gs__loop_gauges_t q;
+#define GS__LH_FIELD(f, bounds, n, metric, help) gs_hist_t h_##f;
+    GS_NET_HIST_MAP(GS__LH_FIELD) /* written by this loop only, while net->hist_on */
+#undef GS__LH_FIELD
     /* While on_frame / on_data runs: the session and what it is being given (gs_net_frame_hold). */
     gs__session_t *cur_session;
     const uint8_t *cur_bytes;
@@ -203,6 +206,7 @@ struct gs_net {
     _Atomic uint64_t unsent;
     /* Lines a client can cause at will (its cut, its rejected frame) go through these. */
     gs_log_limit_t log_close, log_reject;
+    _Atomic int hist_on; /* gs_net_set_histograms */
 };
 
 /* The loop whose thread is running the caller, or NULL on any other thread. */

@@ -74,6 +74,9 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
         gs_list_init(&loop->rearm_fifo);
         gs_mpsc_init(&loop->inbox);
         atomic_init(&loop->wake_pending, 0);
+#define HIST_INIT(f, bounds, n, metric, help) gs_hist_init(&loop->h_##f, bounds, n);
+        GS_NET_HIST_MAP(HIST_INIT)
+#undef HIST_INIT
         rc = gs__port_init(loop);
         if (rc) {
             for (uint32_t j = 0; j < i; j++)
@@ -423,6 +426,12 @@ static void add_loop(gs__loop_t *l, gs_net_stats_t *out) {
 #define ADD_VEC(f, src, n, label, fn, kind, metric, help) ADD_VEC_##src(f, n)
     GS_NET_STATS_MAP(ADD)
     GS_NET_STATS_VEC_MAP(ADD_VEC)
+    gs_hist_snap_t one;
+#define ADD_HIST(f, bounds, n, metric, help)                                                       \
+    gs_hist_read(&l->h_##f, &one);                                                                 \
+    gs_hist_snap_add(&out->f, &one);
+    GS_NET_HIST_MAP(ADD_HIST)
+#undef ADD_HIST
 #undef ADD_LOOP
 #undef ADD_PORT
 #undef ADD_CALC
@@ -430,6 +439,15 @@ static void add_loop(gs__loop_t *l, gs_net_stats_t *out) {
 #undef ADD_VEC_LOOP
 #undef ADD_VEC_PORT
 #undef ADD_VEC
+}
+
+/* Buffers per send: 1 .. the largest gather (GS__GATHER_LIMIT). */
+const uint64_t gs_net_hist_bounds_bufs[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+const uint32_t gs_net_hist_bounds_bufs_count =
+    sizeof gs_net_hist_bounds_bufs / sizeof gs_net_hist_bounds_bufs[0];
+
+void gs_net_set_histograms(gs_net_t *net, int on) {
+    atomic_store_explicit(&net->hist_on, on != 0, memory_order_relaxed);
 }
 
 /* The CALC entries over loops [first, first + n). */

@@ -247,6 +247,8 @@ static void start_send(gs__session_t *s) {
         }
         return;
     }
+    if (atomic_load_explicit(&loop->net->hist_on, memory_order_relaxed))
+        gs_hist_observe(&loop->h_flush_bufs, n);
     req->session = s;
     req->nbufs = n;
     req->iov_first = 0;
@@ -354,6 +356,8 @@ static int deliver_frame(void *ctx, uint32_t msg_id, const uint8_t *body, uint32
     gs__loop_t *loop = s->loop;
     gs__ctr_add(&loop->st.frames_in, 1);
     s->frames_this_feed++;
+    if (atomic_load_explicit(&net->hist_on, memory_order_relaxed))
+        gs_hist_observe(&loop->h_frame_bytes, len);
     if (net->cfg.cb.on_frame) {
         loop->cur_session = s;
         loop->cur_bytes = body;

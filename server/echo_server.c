@@ -477,6 +477,8 @@ int main(int argc, char **argv) {
             free(srv.frame_size);
             return 1;
         }
+        /* The net's frame-size and flush-depth histograms: only when exported. */
+        gs_net_set_histograms(srv.net, 1);
         int mv6 = strchr(mhost, ':') != NULL;
         printf("%s: metrics on %s%s%s:%u\n", PROG, mv6 ? "[" : "", mhost, mv6 ? "]" : "",
                (unsigned)gs_metrics_server_port(metrics));

@@ -239,6 +239,7 @@ int main(int argc, char **argv) {
         }
         /* Job run time, job wait and busy time: two clock reads per job, only when exported. */
         gs_app_set_timing(s.app, 1);
+        gs_net_set_histograms(gs_app_net(s.app), 1);
         int mv6 = strchr(mhost, ':') != NULL;
         printf("%s: metrics on %s%s%s:%u\n", PROG, mv6 ? "[" : "", mhost, mv6 ? "]" : "",
                (unsigned)gs_metrics_server_port(metrics));

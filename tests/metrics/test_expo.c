@@ -143,6 +143,9 @@ static void test_generated_net(void **state) {
 #define HAS_NET(f, src, kind, metric, help)                                                        \
     assert_non_null(strstr(buf, "\ngs_net_" metric "{io_thread=\"1\"} 0\n"));
     GS_NET_STATS_MAP(HAS_NET)
+#define HAS_NET_HIST(f, bounds, n, metric, help)                                                   \
+    assert_non_null(strstr(buf, "\ngs_net_" metric "_bucket{io_thread=\"1\",le=\""));
+    GS_NET_HIST_MAP(HAS_NET_HIST)
     assert_non_null(
         strstr(buf, "gs_net_disconnects_total{io_thread=\"0\",reason=\"send_queue_hard\"} 0"));
     assert_non_null(strstr(buf, "gs_net_backend_info{backend=\""));

@@ -35,6 +35,9 @@ metrics_port
 timeout 60 "$bot" echo --port "$port" --connections 20 --duration 1 --json-only >"$work/bot.out" 2>"$work/bot.err" || fail "echo bot failed"
 check echo gs_net_frames_received_total
 grep -q '^gs_echo_frame_size_bytes_count [1-9]' "$work/echo.prom" || fail "echo: frame size histogram empty"
+for h in gs_net_received_frame_bytes gs_net_send_gather_buffers; do
+  grep -qE "^${h}_count\{io_thread=\"0\"\} [1-9]" "$work/echo.prom" || fail "echo: $h histogram empty"
+done
 stop_server
 
 start_server "$chat_server" --metrics 0

@@ -231,6 +231,17 @@ const char *gs_io_error_name(gs_io_error_t e);
     X(io_failed_by, PORT, GS_IOERR__COUNT, "class", gs_io_error_name, COUNTER,                     \
       "io_failed_by_class_total", "IOCP: failed operations, by error class.")
 
+/* Histograms, while gs_net_set_histograms is on (off by default: each costs a bucket search and
+ * two atomic adds on the IO thread's own lines per event): X(field, bounds, count, metric, help).
+ * Each IO thread keeps its own; gs_net_stats merges them. */
+extern const uint64_t gs_net_hist_bounds_bufs[];
+extern const uint32_t gs_net_hist_bounds_bufs_count;
+#define GS_NET_HIST_MAP(X)                                                                         \
+    X(frame_bytes, gs_hist_bounds_bytes, gs_hist_bounds_bytes_count, "received_frame_bytes",       \
+      "Body sizes of the frames received.")                                                        \
+    X(flush_bufs, gs_net_hist_bounds_bufs, gs_net_hist_bounds_bufs_count, "send_gather_buffers",   \
+      "Buffers a send took from its session's queue: the queue's depth at each flush.")
+
 /* A snapshot of counters, summed over IO threads (or of one, gs_net_io_stats). Totals are
  * monotonic; "open"/"queued" are gauges. Readable from any thread at any time (values are read
  * without a global lock, so a snapshot taken under load is approximate between counters but each
@@ -238,10 +249,13 @@ const char *gs_io_error_name(gs_io_error_t e);
 typedef struct gs_net_stats {
 #define GS__NS_FIELD(f, src, kind, metric, help)             uint64_t f;
 #define GS__NS_VEC(f, src, n, label, fn, kind, metric, help) uint64_t f[n];
+#define GS__NS_HIST(f, bounds, n, metric, help)              gs_hist_snap_t f;
     GS_NET_STATS_MAP(GS__NS_FIELD)
     GS_NET_STATS_VEC_MAP(GS__NS_VEC)
+    GS_NET_HIST_MAP(GS__NS_HIST)
 #undef GS__NS_FIELD
 #undef GS__NS_VEC
+#undef GS__NS_HIST
 } gs_net_stats_t;
 
 /* ---------------------------------------------------------------------------------------------
@@ -421,6 +435,9 @@ void gs_net_stats(gs_net_t *net, gs_net_stats_t *out);
 /* The counters of IO thread io_thread alone (0-based; the gauges too). Returns 0, or GS_EINVAL
  * when there is no such IO thread (out is zeroed). Any thread. */
 int gs_net_io_stats(gs_net_t *net, uint32_t io_thread, gs_net_stats_t *out);
+/* Turn the GS_NET_HIST_MAP histograms on or off (a metrics exporter turns them on). Any thread,
+ * any time; events before it was turned on are not counted. */
+void gs_net_set_histograms(gs_net_t *net, int on);
 /* The backend this build uses: "io_uring" or "iocp". */
 const char *gs_net_backend_name(void);
 /* The config the instance runs with, defaults filled in. */
