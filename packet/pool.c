@@ -500,6 +500,20 @@ static size_t lower_bound(void *const *v, size_t n, uintptr_t key) {
     return lo;
 }
 
+/* A detached chain of batches holding n blocks goes back on the shared stack as it is. */
+static void put_back(pool_class_t *pc, batch_t *list, uint64_t n) {
+    if (!list)
+        return;
+    batch_t *last = list;
+    while (last->next)
+        last = last->next;
+    spin_lock(&pc->lock);
+    last->next = pc->batches;
+    pc->batches = list;
+    pc->free_blocks += n;
+    spin_unlock(&pc->lock);
+}
+
 /* Trim class c: take every batch off the shared stack, free the slabs all of whose blocks were
  * there, and put the other blocks back in batches. Returns the bytes given back. */
 static size_t trim_class(gs_pool_t *p, int c) {
@@ -510,40 +524,19 @@ static size_t trim_class(gs_pool_t *p, int c) {
     pc->batches = NULL;
     pc->free_blocks = 0;
     spin_unlock(&pc->lock);
-    if (n < pc->per_slab) {
-        /* Not even one slab's worth is free: nothing to give back. Put the list back whole. */
-        if (list) {
-            batch_t *last = list;
-            while (last->next)
-                last = last->next;
-            spin_lock(&pc->lock);
-            last->next = pc->batches;
-            pc->batches = list;
-            pc->free_blocks += n;
-            spin_unlock(&pc->lock);
-        }
+    /* Not even one slab's worth free (nothing to give back), or no memory to sort: put the list
+     * back whole. */
+    void **v = n >= pc->per_slab ? malloc((size_t)n * sizeof(*v)) : NULL;
+    if (!v) {
+        put_back(pc, list, n);
         return 0;
     }
-    void **v = malloc((size_t)n * sizeof(*v));
     uint64_t k = 0;
     for (batch_t *b = list, *next; b; b = next) {
         next = b->next;
-        if (v) {
-            for (uint32_t i = 1; i < b->count; i++)
-                v[k++] = b->others[i - 1];
-            v[k++] = b;
-        }
-    }
-    if (!v) { /* out of memory: give up on this class, keep every block */
-        batch_t *last = list;
-        while (last->next)
-            last = last->next;
-        spin_lock(&pc->lock);
-        last->next = pc->batches;
-        pc->batches = list;
-        pc->free_blocks += n;
-        spin_unlock(&pc->lock);
-        return 0;
+        for (uint32_t i = 1; i < b->count; i++)
+            v[k++] = b->others[i - 1];
+        v[k++] = b;
     }
     qsort(v, (size_t)k, sizeof(*v), cmp_ptr);
 
