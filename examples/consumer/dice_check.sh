@@ -58,7 +58,7 @@ read_frame() {
 spid=$!
 port=
 for _ in $(seq 1 100); do
-    port=$(sed -n 's/^dice-server: listening on \([0-9][0-9]*\)$/\1/p' "$work/server.out")
+    port=$(sed -n 's/^dice-server: listening on \([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' "$work/server.out")
     [ -n "$port" ] && break
     kill -0 "$spid" 2>/dev/null || fail "dice-server exited before listening"
     sleep 0.1
