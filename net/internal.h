@@ -186,7 +186,7 @@ struct gs__listener {
     gs__listener_t *next;
     int raw;
     uint16_t port;
-    uint32_t nfds;   /* sockets in fds: one per loop (SO_REUSEPORT) or one shared (Windows) */
+    uint32_t nfds;   /* sockets in fds: one, shared by the loops (see sock.h) */
     intptr_t *fds;   /* room for one per loop; see sock.h */
     uint8_t *armed;  /* per loop: accepting armed (backend-defined states) */
     void *port_data; /* backend per-listener data (IOCP: the pre-posted AcceptEx requests) */

@@ -312,7 +312,9 @@ int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
     struct io_uring_sqe *sqe = get_sqe(p);
     if (!sqe)
         return GS_ESYS;
-    io_uring_prep_multishot_accept(sqe, (int)l->fds[loop->index], NULL, NULL, SOCK_CLOEXEC);
+    /* Every loop's ring accepts on the one listening socket; the kernel hands each connection
+     * to one of them, and that loop owns the session. */
+    io_uring_prep_multishot_accept(sqe, (int)l->fds[0], NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, UD(l, TAG_ACCEPT));
     l->armed[loop->index] = 1;
     in_flight(p, 1);

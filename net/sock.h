@@ -26,10 +26,12 @@ void gs__sock_fini(void);
 /* Parse a numeric IPv4 or IPv6 host (NULL means 127.0.0.1) and a port. Returns 0 or GS_EADDR. */
 int gs__addr_parse(const char *host, uint16_t port, gs__addr_t *out);
 
-/* Open the listening sockets of l for a net with nloops IO threads: fills l->fds[0..l->nfds)
- * and l->port (the bound port, which port 0 picks). POSIX: one SO_REUSEPORT socket per loop;
- * Windows: one socket that the IOCP backend shares (nfds = 1). Returns 0 or GS_ESYS (logged);
- * on failure nothing stays open. Controlling thread. */
+/* Open the listening socket of l: fills l->fds[0] (nfds = 1: one socket that every loop accepts
+ * on; on Windows the IOCP backend accepts on loop 0 and hands sockets out) and l->port (the bound
+ * port, which port 0 picks). The port is taken exclusively: another socket already on it makes
+ * this fail with GS_EADDRINUSE (after a short retry on POSIX, for a predecessor still dying).
+ * Returns 0, GS_EADDRINUSE or GS_ESYS (logged); on failure nothing stays open. Controlling
+ * thread. */
 int gs__sock_listen(gs__listener_t *l, uint32_t nloops, const gs__addr_t *addr, int backlog);
 /* Close the listening sockets opened by gs__sock_listen. */
 void gs__sock_listen_close(gs__listener_t *l);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* POSIX socket shim (see sock.h): address parsing, one SO_REUSEPORT listening socket per IO
- * thread, stream sockets for outgoing connects. */
+/* POSIX socket shim (see sock.h): address parsing, one listening socket that every IO thread
+ * accepts on, stream sockets for outgoing connects. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -38,40 +38,51 @@ int gs__addr_parse(const char *host, uint16_t port, gs__addr_t *out) {
     return GS_EADDR;
 }
 
+/* How long a bind that finds the port in use is retried: a server restarted right after a
+ * kill -9 finds its predecessor's listening socket still open for a few milliseconds, while the
+ * kernel tears the dead process's io_uring down (it holds the socket until then). A live server
+ * on the port still fails, after this long. */
+#define BIND_RETRY_MS 500u
+#define BIND_STEP_MS  10u
+
 int gs__sock_listen(gs__listener_t *l, uint32_t nloops, const gs__addr_t *addr, int backlog) {
-    gs__addr_t a = *addr;
-    struct sockaddr *sa = (struct sockaddr *)(void *)a.bytes;
+    (void)nloops;
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)addr->bytes;
+    unsigned port =
+        (unsigned)ntohs(((const struct sockaddr_in *)(const void *)addr->bytes)->sin_port);
     l->nfds = 0;
-    /* One socket per IO thread on the same port (SO_REUSEPORT): each ring accepts on its own
-     * socket and keeps the sessions it accepts, so no accepted fd crosses threads. */
-    for (uint32_t i = 0; i < nloops; i++) {
-        int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            goto fail;
-        l->fds[l->nfds++] = fd;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (nloops > 1)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        if (i > 0) {
-            /* Port 0 picked a port for the first socket: the others must use the same. */
-            ((struct sockaddr_in *)(void *)a.bytes)->sin_port = htons(l->port); /* v6: same */
-        }
-        if (bind(fd, sa, (socklen_t)a.len) != 0 || listen(fd, backlog) != 0)
-            goto fail;
-        if (i == 0) {
-            struct sockaddr_storage bound;
-            socklen_t bl = sizeof(bound);
-            getsockname(fd, (struct sockaddr *)&bound, &bl);
-            l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-        }
+    /* One socket, without SO_REUSEPORT, that every IO thread's ring accepts on (each keeps the
+     * sessions it accepts, so no accepted descriptor crosses threads). SO_REUSEPORT on a socket
+     * per thread spread connections as well, but let a second server process of the same user
+     * bind the same port and silently take half the connections. */
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        gs_log(GS_LOG_ERROR, GS__LOG, "listen on port %u: socket: %s", port, strerror(errno));
+        return GS_ESYS;
     }
+    l->fds[l->nfds++] = fd;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT does not block */
+    int rc = bind(fd, sa, (socklen_t)addr->len);
+    for (uint32_t waited = 0; rc != 0 && errno == EADDRINUSE && waited < BIND_RETRY_MS;
+         waited += BIND_STEP_MS) {
+        if (waited == 0)
+            gs_log(GS_LOG_INFO, GS__LOG, "port %u in use: retrying for up to %u ms", port,
+                   BIND_RETRY_MS);
+        gs_sleep_ms(BIND_STEP_MS);
+        rc = bind(fd, sa, (socklen_t)addr->len);
+    }
+    if (rc != 0 || listen(fd, backlog) != 0) {
+        int err = errno;
+        gs_log(GS_LOG_ERROR, GS__LOG, "listen on port %u failed: %s", port, strerror(err));
+        gs__sock_listen_close(l);
+        return err == EADDRINUSE ? GS_EADDRINUSE : GS_ESYS;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &bl);
+    l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port); /* same offset in v6 */
     return 0;
-fail:
-    gs_log(GS_LOG_ERROR, GS__LOG, "listen on port %u failed: %s",
-           (unsigned)ntohs(((struct sockaddr_in *)(void *)addr->bytes)->sin_port), strerror(errno));
-    gs__sock_listen_close(l);
-    return GS_ESYS;
 }
 
 void gs__sock_listen_close(gs__listener_t *l) {

@@ -70,12 +70,13 @@ int gs__sock_listen(gs__listener_t *l, uint32_t nloops, const gs__addr_t *addr, 
         goto fail;
     l->port = ntohs(((struct sockaddr_in *)&bound)->sin_port); /* same offset in v6 */
     return 0;
-fail:
+fail : {
+    int err = WSAGetLastError();
     gs_log(GS_LOG_ERROR, GS__LOG, "listen on port %u failed: WSA error %d",
-           (unsigned)ntohs(((const struct sockaddr_in *)(const void *)addr->bytes)->sin_port),
-           WSAGetLastError());
+           (unsigned)ntohs(((const struct sockaddr_in *)(const void *)addr->bytes)->sin_port), err);
     gs__sock_listen_close(l);
-    return GS_ESYS;
+    return err == WSAEADDRINUSE || err == WSAEACCES ? GS_EADDRINUSE : GS_ESYS;
+}
 }
 
 void gs__sock_listen_close(gs__listener_t *l) {

@@ -284,6 +284,32 @@ static void max_sessions_refuses_second(void **state) {
     th_server_stop(&srv, 1000);
 }
 
+/* Issue 11, item 2: a second server on a port that a running one holds (both with two IO
+ * threads, where each used to bind a socket of its own with SO_REUSEPORT) is refused with
+ * GS_EADDRINUSE after its bounded retry, and the first one keeps serving every client. Two
+ * instances in one process behave as two processes here: the kernel's reuse check is per user. */
+static void second_server_refused(void **state) {
+    (void)state;
+    th_server_t srv = {0};
+    gs_net_config_t cfg = {.io_threads = 2};
+    th_server_start(&srv, &cfg, TH_ECHO, 0);
+    gs_net_t *other;
+    assert_int_equal(gs_net_create(&other, &cfg), 0);
+    gs_listen_config_t lc = {.host = "127.0.0.1", .port = srv.port};
+    uint64_t t0 = gs_now_ms();
+    assert_int_equal(gs_net_listen(other, &lc), GS_EADDRINUSE);
+    assert_true(gs_now_ms() - t0 >= 400); /* it retried before giving up */
+    gs_net_destroy(other);
+    /* Every connection still reaches the first server, whichever of its IO threads takes it. */
+    for (uint32_t i = 0; i < 20; i++) {
+        int fd = th_connect(srv.port);
+        echo_on(fd, 10 + i);
+        th_close(fd);
+    }
+    assert_int_equal(th_stats(&srv).accepts, 20);
+    th_server_stop(&srv, 1000);
+}
+
 int main(void) {
     gs_log_set_level(GS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -291,6 +317,7 @@ int main(void) {
         cmocka_unit_test(cross_thread_sends),
         cmocka_unit_test(c03_stale_id_after_slot_reuse),
         cmocka_unit_test(max_sessions_refuses_second),
+        cmocka_unit_test(second_server_refused),
     };
     return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -34,7 +34,8 @@ extern "C" {
     X(BADID, 14, "unknown message id")                                                             \
     X(BADMSG, 15, "malformed message body")                                                        \
     X(BADTEXT, 16, "string field is not valid UTF-8 or holds a NUL")                               \
-    X(EXIST, 17, "already registered, or collides with a registered entry")
+    X(EXIST, 17, "already registered, or collides with a registered entry")                        \
+    X(ADDRINUSE, 18, "address already in use by another socket")
 
 enum {
 #define GS__ERR_ENUM(name, num, msg) GS_E##name = -(num),

@@ -340,8 +340,12 @@ typedef struct gs_listen_config {
     int backlog;      /* [511] */
 } gs_listen_config_t;
 
-/* Bind and listen (before gs_net_start). Several listeners may be added. Returns 0,
- * GS_EADDR, GS_ESYS (bind/listen failed; errno logged), GS_ESTATE (already started). */
+/* Bind and listen (before gs_net_start). Several listeners may be added. The port is taken
+ * exclusively: if another socket (another server) holds it, this fails with GS_EADDRINUSE, after
+ * retrying for up to 500 ms on POSIX so that a server restarted right after its predecessor was
+ * killed gets the port once the old socket is gone (logged). Returns 0, GS_EADDR,
+ * GS_EADDRINUSE, GS_ESYS (bind/listen failed otherwise; errno logged), GS_ESTATE (already
+ * started). */
 int gs_net_listen(gs_net_t *net, const gs_listen_config_t *lc);
 /* Port of the first listener (useful with port 0). 0 if none. Any thread. */
 uint16_t gs_net_listen_port(gs_net_t *net);
