@@ -94,9 +94,10 @@ struct gs__session {
     gs_net_t *net;
     gs__loop_t *loop;
     _Atomic(void *) user;
-    _Atomic uint32_t pending;      /* GS__P_* flags; non-zero while in the inbox */
-    _Atomic uint32_t send_flag;    /* 1 while one send (or its scheduling) is owned */
-    _Atomic uint32_t close_reason; /* first reason wins; 0 while open */
+    _Atomic uint32_t pending;       /* GS__P_* flags; non-zero while in the inbox */
+    _Atomic uint32_t send_flag;     /* 1 while one send (or its scheduling) is owned */
+    _Atomic uint32_t close_reason;  /* first reason wins; 0 while open */
+    _Atomic uint32_t flush_closing; /* gs_session_close_flushed was called: sends refused */
     uint32_t slot;
     intptr_t fd;
     uint8_t state;

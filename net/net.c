@@ -256,7 +256,8 @@ static gs__session_t *admit(gs_net_t *net, gs_session_id_t id, const gs_buf_t *b
         *rc = GS_ESTALE;
         return NULL;
     }
-    if (atomic_load_explicit(&s->close_reason, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&s->close_reason, memory_order_acquire) != 0 ||
+        atomic_load_explicit(&s->flush_closing, memory_order_acquire) != 0) {
         gs__session_put(s);
         *rc = GS_ECLOSING;
         return NULL;

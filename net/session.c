@@ -468,6 +468,8 @@ void gs__on_recv_end(gs__session_t *s, int err) {
  * dropped); the close comes when the queue is out, or at the deadline if the peer does not read.
  * The deadline lives in frame_start_ms, which no longer serves once input is dropped. */
 static void close_flushed(gs__session_t *s) {
+    /* Still connecting: session_opened comes back here once it is open (flush_closing is set),
+     * so what was queued before the call goes out first; a failed connect just closes. */
     if (s->state != GS__S_OPEN || (s->peer_eof & GS__EOF_LOCAL))
         return;
     s->peer_eof |= GS__EOF_LOCAL;
@@ -476,6 +478,9 @@ static void close_flushed(gs__session_t *s) {
 }
 
 void gs__session_request_close_flushed(gs__session_t *s) {
+    /* From now on sends are refused (GS_ECLOSING): what the caller queued before this call is
+     * the last of it. */
+    atomic_store_explicit(&s->flush_closing, 1, memory_order_release);
     if (gs__tls_loop == s->loop)
         close_flushed(s);
     else
@@ -496,6 +501,7 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
     atomic_init(&s->pending, 0);
     atomic_init(&s->send_flag, 0);
     atomic_init(&s->close_reason, 0);
+    atomic_init(&s->flush_closing, 0);
     atomic_init(&s->queued_bytes, 0);
     s->slot = slot;
     s->fd = fd;
@@ -529,6 +535,9 @@ static void session_opened(gs__session_t *s) {
             s->send_parked = 0;
             flush_add(s);
         }
+        /* gs_session_close_flushed while it was connecting (or from on_open): now it can. */
+        if (atomic_load_explicit(&s->flush_closing, memory_order_acquire))
+            close_flushed(s);
     }
     gs__session_put(s);
 }

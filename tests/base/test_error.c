@@ -51,7 +51,7 @@ static void test_names_and_messages_distinct(void **state) {
 static void test_spot_values(void **state) {
     (void)state;
     /* Hard-coded so that a change to the list itself is noticed too. */
-    assert_int_equal(N_CODES, 17);
+    assert_int_equal(N_CODES, 18);
     assert_int_equal(GS_EINVAL, -1);
     assert_int_equal(GS_ETIMEDOUT, -13);
     assert_string_equal(gs_err_name(GS_ESTALE), "GS_ESTALE");
@@ -60,10 +60,12 @@ static void test_spot_values(void **state) {
     assert_string_equal(gs_strerror(GS_ETIMEDOUT), "operation timed out");
     assert_int_equal(GS_EEXIST, -17);
     assert_string_equal(gs_err_name(-17), "GS_EEXIST");
+    assert_int_equal(GS_EADDRINUSE, -18);
+    assert_string_equal(gs_err_name(-18), "GS_EADDRINUSE");
 }
 
 static void test_unknown_codes(void **state) {
-    static const int unknown[] = {0, 1, 17, -18, -100, INT_MIN, INT_MAX};
+    static const int unknown[] = {0, 1, 17, 18, -19, -100, INT_MIN, INT_MAX};
     (void)state;
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         assert_string_equal(gs_strerror(unknown[i]), "unknown error");

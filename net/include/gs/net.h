@@ -398,9 +398,11 @@ int gs_session_send_many(gs_net_t *net, const gs_session_id_t *ids, size_t n, gs
  * Returns 0, GS_ESTALE. Calling it twice is harmless (the first reason wins). */
 int gs_session_disconnect(gs_net_t *net, gs_session_id_t id);
 /* Close once what is queued (by then) has been sent: for a last reply before a cut (an error,
- * a kick notice). Frames that arrive meanwhile are dropped. If the peer does not take the bytes
- * within 2 s, the session closes anyway. on_close(LOCAL) follows. Any thread. Returns 0,
- * GS_ESTALE. */
+ * a kick notice). From this call on, gs_session_send (and send_many) to the session is refused
+ * with GS_ECLOSING, so what was queued before it is the last that goes out. Frames that arrive
+ * meanwhile are dropped. On an outgoing session still connecting, the close comes once it has
+ * opened and flushed (or with the failed connect). If the peer does not take the bytes within
+ * 2 s, the session closes anyway. on_close(LOCAL) follows. Any thread. Returns 0, GS_ESTALE. */
 int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id);
 
 /* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
