@@ -62,7 +62,15 @@ int gs__sock_listen(gs__listener_t *l, uint32_t nloops, const gs__addr_t *addr, 
      * take it exclusively instead. TIME_WAIT does not block a rebind on Windows. */
     BOOL one = TRUE;
     setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof(one));
-    if (bind(s, sa, (int)addr->len) != 0 || listen(s, backlog) != 0)
+    /* The same bounded retry as on POSIX (sock_posix.c), so that gs_net_listen keeps one
+     * contract: a port held by a socket that is going away is taken once it has gone. */
+    int rc = bind(s, sa, (int)addr->len);
+    for (uint32_t waited = 0; rc != 0 && WSAGetLastError() == WSAEADDRINUSE && waited < 500;
+         waited += 10) {
+        gs_sleep_ms(10);
+        rc = bind(s, sa, (int)addr->len);
+    }
+    if (rc != 0 || listen(s, backlog) != 0)
         goto fail;
     SOCKADDR_STORAGE bound;
     int bl = sizeof(bound);
