@@ -29,7 +29,7 @@ int gs__addr_parse(const char *host, uint16_t port, gs__addr_t *out);
 /* Open the listening socket of l: fills l->fds[0] (nfds = 1: one socket that every loop accepts
  * on; on Windows the IOCP backend accepts on loop 0 and hands sockets out) and l->port (the bound
  * port, which port 0 picks). The port is taken exclusively: another socket already on it makes
- * this fail with GS_EADDRINUSE (after a short retry on POSIX, for a predecessor still dying).
+ * this fail with GS_EADDRINUSE (after a retry of up to 500 ms, for a predecessor still dying).
  * Returns 0, GS_EADDRINUSE or GS_ESYS (logged); on failure nothing stays open. Controlling
  * thread. */
 int gs__sock_listen(gs__listener_t *l, uint32_t nloops, const gs__addr_t *addr, int backlog);

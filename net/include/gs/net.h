@@ -342,7 +342,7 @@ typedef struct gs_listen_config {
 
 /* Bind and listen (before gs_net_start). Several listeners may be added. The port is taken
  * exclusively: if another socket (another server) holds it, this fails with GS_EADDRINUSE, after
- * retrying for up to 500 ms on POSIX so that a server restarted right after its predecessor was
+ * retrying for up to 500 ms so that a server restarted right after its predecessor was
  * killed gets the port once the old socket is gone (logged). Returns 0, GS_EADDR,
  * GS_EADDRINUSE, GS_ESYS (bind/listen failed otherwise; errno logged), GS_ESTATE (already
  * started). */
