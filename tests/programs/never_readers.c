@@ -3,7 +3,10 @@
  * without ever reading, until the server cuts every one (its send queues pass their limit) or
  * the time runs out. The attacker of tests/programs/never_readers_rss.sh (issue: memory that the
  * limits bound). Prints one line: "never-readers: connections N cut K frames F". Exit 0 when
- * every connection was cut, 1 otherwise, 2 on a usage or setup error. */
+ * every connection was cut, 1 otherwise, 2 on a usage or setup error.
+ * With --reconnect (the attacker of issue "fairness under abuse", item 1), each connection that is
+ * cut is opened again at once, until the time runs out: then N counts every connection opened,
+ * and the exit status is 0 unless a connect failed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,9 +30,30 @@ static uint64_t now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A blocking connect to 127.0.0.1:port with a small receive window, so the server's echoes back
+ * up into its own queue sooner. Returns the socket, or -1 (logged). */
+static int open_conn(int port) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rcv = 4096, one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        fprintf(stderr, "never-readers: connect: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: never-readers PORT CONNECTIONS SECONDS\n");
+    int reconnect = argc == 5 && strcmp(argv[4], "--reconnect") == 0;
+    if (argc != 4 && !reconnect) {
+        fprintf(stderr, "usage: never-readers PORT CONNECTIONS SECONDS [--reconnect]\n");
         return 2;
     }
     int port = atoi(argv[1]), n = atoi(argv[2]), secs = atoi(argv[3]);
@@ -45,24 +69,14 @@ int main(int argc, char **argv) {
         memset(f + 8, 'x', FRAME - 8);
     }
     static struct pollfd pfd[MAX_CONNS];
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     for (int i = 0; i < n; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        /* A small receive window: the server's echoes back up into its own queue sooner. */
-        int rcv = 4096, one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            fprintf(stderr, "never-readers: connect: %s\n", strerror(errno));
+        if ((pfd[i].fd = open_conn(port)) < 0)
             return 2;
-        }
-        pfd[i].fd = fd;
         pfd[i].events = POLLOUT;
     }
-    uint64_t frames = 0, deadline = now_ms() + (uint64_t)secs * 1000u;
-    int cut = 0;
-    while (cut < n && now_ms() < deadline) {
+    uint64_t frames = 0, opened = (uint64_t)n, cut = 0,
+             deadline = now_ms() + (uint64_t)secs * 1000u;
+    while ((reconnect || cut < (uint64_t)n) && now_ms() < deadline) {
         if (poll(pfd, (nfds_t)n, 100) < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
@@ -82,12 +96,17 @@ int main(int argc, char **argv) {
             close(pfd[i].fd);
             pfd[i].fd = -1;
             cut++;
+            if (reconnect) {
+                if ((pfd[i].fd = open_conn(port)) < 0)
+                    return 2;
+                opened++;
+            }
         }
     }
-    printf("never-readers: connections %d cut %d frames %llu\n", n, cut,
-           (unsigned long long)frames);
+    printf("never-readers: connections %llu cut %llu frames %llu\n", (unsigned long long)opened,
+           (unsigned long long)cut, (unsigned long long)frames);
     for (int i = 0; i < n; i++)
         if (pfd[i].fd >= 0)
             close(pfd[i].fd);
-    return cut == n ? 0 : 1;
+    return reconnect || cut == (uint64_t)n ? 0 : 1;
 }
