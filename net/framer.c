@@ -106,6 +106,14 @@ static int check_len(const gs_framer_t *fr, uint32_t len) {
 
 int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_frame_cb cb,
                    void *ctx) {
+    size_t used;
+    int rc = gs_framer_feed_some(fr, data, len, cb, ctx, &used);
+    return rc == GS_FRAMER_PAUSE ? fail(fr, rc) : rc;
+}
+
+int gs_framer_feed_some(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_frame_cb cb,
+                        void *ctx, size_t *used) {
+    *used = 0;
     if (failed(fr)) {
         int rc;
         memcpy(&rc, fr->hdr, sizeof(rc));
@@ -123,8 +131,10 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
             memcpy(fr->body + fr->body_have, data + pos, take);
             fr->body_have += (uint32_t)take;
             pos += take;
-            if (fr->body_have < fr->body_len)
+            if (fr->body_have < fr->body_len) {
+                *used = len;
                 return 0; /* every byte consumed, the body still incomplete */
+            }
 
             /* Detach the buffer before the callback so that the framer is consistent whatever
              * the callback returns; drop our reference after, since body is borrowed only for
@@ -140,6 +150,10 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
             fr->cur_span = NULL;
             fr->frame_start = NULL;
             gs_buf_unref(span);
+            if (rc == GS_FRAMER_PAUSE) {
+                *used = pos;
+                return rc; /* at a frame boundary: the state is consistent */
+            }
             if (rc != 0)
                 return fail(fr, rc);
             continue;
@@ -159,8 +173,10 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
             memcpy(fr->hdr + fr->hdr_have, data + pos, take);
             fr->hdr_have += (uint32_t)take;
             pos += take;
-            if (fr->hdr_have < GS_FRAME_HEADER_SIZE)
+            if (fr->hdr_have < GS_FRAME_HEADER_SIZE) {
+                *used = len;
                 return 0;
+            }
             hdr = fr->hdr;
         }
 
@@ -180,6 +196,10 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
             rc = cb(ctx, id, data + pos, blen);
             fr->frame_start = NULL;
             pos += blen;
+            if (rc == GS_FRAMER_PAUSE) {
+                *used = pos;
+                return rc;
+            }
             if (rc != 0)
                 return fail(fr, rc);
             continue;
@@ -200,7 +220,9 @@ int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_f
         fr->body = body;
         fr->body_len = blen;
         fr->body_have = (uint32_t)avail;
+        *used = len;
         return 0;
     }
+    *used = len;
     return 0;
 }

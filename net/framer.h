@@ -55,6 +55,18 @@ void gs_framer_fini(gs_framer_t *fr);
 int gs_framer_feed(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_frame_cb cb,
                    void *ctx);
 
+/* A callback's return value that stops the feed without failing it: the framer stays usable,
+ * and gs_framer_feed_some reports how many bytes it consumed (up to the end of the frame whose
+ * callback paused); the caller keeps the rest and feeds it later (receive backpressure). Through
+ * gs_framer_feed it is returned like any other stop and fails the stream. */
+#define GS_FRAMER_PAUSE 0x7fff0001
+
+/* gs_framer_feed, except that a callback returning GS_FRAMER_PAUSE stops it and leaves the stream
+ * usable: returns GS_FRAMER_PAUSE with *used = the bytes consumed (the next feed must start with
+ * data + *used). Otherwise the same returns as gs_framer_feed, with *used = len on 0. */
+int gs_framer_feed_some(gs_framer_t *fr, const uint8_t *data, size_t len, gs_framer_frame_cb cb,
+                        void *ctx, size_t *used);
+
 /* True while a frame has started (at least one header byte) but is not complete: the session
  * uses it for the partial-frame deadline. */
 static inline int gs_framer_partial(const gs_framer_t *fr) { return fr->hdr_have != 0; }

@@ -102,8 +102,17 @@ struct gs__session {
     intptr_t fd;
     uint8_t state;
     uint8_t raw;
-    uint8_t peer_eof;    /* GS__EOF_*: close once the queue is flushed */
-    uint8_t send_parked; /* flag owned while connecting: send once open */
+    uint8_t peer_eof;      /* GS__EOF_*: close once the queue is flushed */
+    uint8_t send_parked;   /* flag owned while connecting: send once open */
+    uint8_t recv_paused;   /* receive backpressure: the send queue passed recv_pause_bytes */
+    uint8_t recv_parked;   /* the backend ended the receive while paused and holds its reference */
+    uint8_t eof_deferred;  /* the peer's orderly end came in behind a backlog */
+    uint8_t resume_listed; /* in the loop's resume list */
+    /* Receive backpressure: input that arrived, or was left in a feed, while the receive was
+     * paused; fed first when the pause ends (docs/net.md "Fairness"). */
+    uint8_t *backlog;
+    uint32_t backlog_len, backlog_cap;
+    gs__session_t *resume_next;
     uint32_t frames_this_feed;
     gs_mpsc_node_t inbox_node;
     gs_mpsc_t sendq;
@@ -115,6 +124,9 @@ struct gs__session {
     uint64_t last_recv_ms;
     uint64_t frame_start_ms;
     uint64_t soft_since_ms;
+    /* recv_rate_bytes / recv_rate_frames token buckets, in rate x milliseconds (one byte or
+     * frame costs 1000), refilled at rate_ms. */
+    uint64_t rate_bytes_tokens, rate_frames_tokens, rate_ms;
     void *port_data; /* backend per-session data (connect address, fallback
                       * receive buffer); freed by the backend at release */
     gs_framer_t framer;
@@ -169,6 +181,7 @@ struct gs__loop {
     uint64_t flush_at_ms;                   /* send_delay_ms: when the flush list goes out */
     int pass_again;                         /* on_pass asked to be called again at once */
     gs__session_t *deferred;                /* flushes that found a half-pushed queue: next pass */
+    gs__session_t *resume_head;             /* sessions whose receive pause ended: feed, re-arm */
     gs__send_req_t *free_reqs;
     gs__loop_stats_t st;
     gs__loop_gauges_t q;
@@ -223,6 +236,17 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
 void gs__session_kick(gs__session_t *s);
 void gs__session_post_connect(gs__session_t *s);
 void gs__session_request_close(gs__session_t *s, gs_close_reason_t reason);
+/* Loop thread: close once everything queued is out; if nothing is, now. */
+void gs__session_close_when_flushed(gs__session_t *s);
+
+/* recv.c, loop thread. */
+void gs__recv_init(gs__session_t *s, uint64_t now_ms); /* rate buckets full */
+void gs__recv_fini(gs__session_t *s);                  /* frees the backlog */
+void gs__recv_pressure_check(gs__session_t *s);        /* pause if the queue is over the limit */
+void gs__recv_pressure_release(gs__session_t *s);      /* end the pause once it has drained */
+void gs__recv_pause_end(gs__session_t *s);
+void gs__recv_resume_all(gs__loop_t *loop); /* batch end: feed backlogs, re-arm */
+
 /* gs_session_close_flushed: any thread. */
 void gs__session_request_close_flushed(gs__session_t *s);
 /* How long a session closing once flushed waits for its peer to take the last bytes. */

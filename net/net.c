@@ -25,7 +25,20 @@ static void apply_defaults(gs_net_config_t *c) {
     DEF(cq_entries, 2 * c->ring_entries);
     DEF(recv_buffers, 256);
     DEF(recv_buffer_size, 16u * 1024u);
+    DEF(recv_rate_burst_ms, 2000);
+    DEF(recv_share_bytes, 4 * c->recv_buffer_size);
+    DEF(conn_burst_per_addr, 2 * c->conn_rate_per_addr);
 #undef DEF
+    if (c->recv_pause_bytes == 0) {
+        /* Below the limit that cuts first, so a session that does not read is paused (costing
+         * nothing) before a limit judges it, not cut while it still floods. */
+        uint32_t pause = UINT32_MAX;
+        if (c->send_soft_limit != UINT32_MAX)
+            pause = c->send_soft_limit;
+        if (c->send_hard_limit != UINT32_MAX && c->send_hard_limit / 2 < pause)
+            pause = c->send_hard_limit / 2;
+        c->recv_pause_bytes = pause;
+    }
 }
 
 int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {

@@ -52,6 +52,15 @@ void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l);
  * once when receiving is over (0 = orderly end, negative = error or cancelled). */
 int gs__port_recv_start(gs__session_t *s);
 
+/* Loop thread. Receive backpressure: the core has just set s->recv_paused; stop receiving soon.
+ * From then on, when the session's receive operation ends while s->recv_paused is set and the
+ * session is open (or it was waiting for buffers), the backend keeps the receive's reference,
+ * sets s->recv_parked and posts nothing more; the core re-arms it with gs__port_recv_start (and
+ * clears recv_parked) once the send queue has drained, or drops that reference at close. Data
+ * that arrives before the operation ends is delivered as usual. A receive that ends after the
+ * pause was lifted again (a cancel that came late) is re-armed by the backend itself. */
+void gs__port_recv_pause(gs__session_t *s);
+
 /* Loop thread. Post a gathered send of req (iov already filled by the core). Upcalls
  * gs__on_send_done exactly once with the bytes sent (possibly fewer than asked: the core
  * decides) or a negative error. Returns 0 or a GS_E code (then no upcall happens). */

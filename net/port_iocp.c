@@ -448,6 +448,10 @@ static void on_recv(gs__session_t *s, ev_t ev, DWORD code, DWORD bytes) {
         recv_finished(s, -ECANCELED);
         return;
     }
+    if (s->recv_paused) {
+        s->recv_parked = 1; /* backpressure: keep the reference, post nothing (port.h) */
+        return;
+    }
     /* The receive keeps its reference across the re-post. */
     if (post_recv(s) != 0)
         recv_finished(s, GS_ESYS);
@@ -568,6 +572,12 @@ void gs__port_cancel(gs__session_t *s) {
         closesocket((SOCKET)s->fd);
         s->fd = -1;
     }
+}
+
+void gs__port_recv_pause(gs__session_t *s) {
+    /* One WSARecv at a time: it parks when it completes (on_recv). A receive waiting for data
+     * costs nothing meanwhile. */
+    (void)s;
 }
 
 void gs__port_session_release(gs__session_t *s) {

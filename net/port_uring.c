@@ -46,6 +46,7 @@ struct gs__port {
     int tearing_down;
     /* provided receive buffers */
     int use_pbuf, use_multishot;
+    int use_share; /* multishot receives carry a length cap (recv_share_bytes) */
     struct io_uring_buf_ring *br;
     size_t br_size;
     uint8_t *bufs;
@@ -245,6 +246,7 @@ int gs__port_init(gs__loop_t *loop) {
     }
     pbuf_setup(p, cfg);
     p->use_multishot = p->use_pbuf; /* multishot recv needs provided buffers */
+    p->use_share = p->use_multishot && cfg->recv_share_bytes != UINT32_MAX;
     loop->port = p;
     return 0;
 }
@@ -347,9 +349,14 @@ static int post_recv(gs__session_t *s) {
         sqe = get_sqe(p);
         if (!sqe)
             return GS_ESYS;
-        if (p->use_multishot)
+        if (p->use_multishot) {
             io_uring_prep_recv_multishot(sqe, (int)s->fd, NULL, 0, 0);
-        else
+            /* The receive share (Linux >= 6.17): the multishot ends after this many bytes and
+             * is armed again behind the others. sqe->optlen, which shares file_index's place
+             * (liburing 2.3 names only the latter). */
+            if (p->use_share)
+                sqe->file_index = s->net->cfg.recv_share_bytes;
+        } else
             io_uring_prep_recv(sqe, (int)s->fd, NULL, p->bufsize, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = BGID;
@@ -448,6 +455,23 @@ void gs__port_cancel(gs__session_t *s) {
         gs__on_recv_end(s, -ECANCELED);
         gs__session_put(s);
     }
+}
+
+void gs__port_recv_pause(gs__session_t *s) {
+    gs__port_t *p = s->loop->port;
+    if (!gs_list_empty(&s->rearm_link)) {
+        /* Waiting for buffers: no kernel operation to end. */
+        gs_list_remove(&s->rearm_link);
+        s->recv_parked = 1;
+        return;
+    }
+    if (!p->use_multishot)
+        return; /* a single-shot receive parks when it completes */
+    struct io_uring_sqe *sqe = get_sqe(p);
+    if (!sqe)
+        return; /* logged; the receive goes on unpaused until it ends by itself */
+    io_uring_prep_cancel64(sqe, UD(s, TAG_RECV), 0);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
 }
 
 void gs__port_session_release(gs__session_t *s) {
@@ -594,20 +618,43 @@ static void on_recv_cqe(gs__loop_t *loop, gs__session_t *s, struct io_uring_cqe 
             gs__on_recv(s, ((uring_sess_t *)s->port_data)->rbuf, (size_t)res);
         }
         if (!more) {
-            if (s->state == GS__S_OPEN)
-                rearm_recv(s); /* single-shot mode, or the kernel ended the multishot */
-            else
+            if (s->state != GS__S_OPEN)
                 recv_finished(s, -ECANCELED);
+            else if (s->recv_paused)
+                s->recv_parked = 1; /* backpressure: keep the reference, post nothing */
+            else
+                rearm_recv(s); /* single-shot mode, or the kernel ended the multishot */
         }
         return;
     }
     if (more)
         return; /* not expected: errors end a multishot */
+    if (s->state == GS__S_OPEN && (res == -ENOBUFS || res == -ECANCELED)) {
+        /* Ended by gs__port_recv_pause's cancel, or for lack of buffers, while the session's
+         * receiving is paused: park it; once the pause is over a cancel that came late
+         * re-arms (the close path makes the state non-open before it cancels). */
+        if (s->recv_paused) {
+            s->recv_parked = 1;
+            return;
+        }
+        if (res == -ECANCELED) {
+            rearm_recv(s);
+            return;
+        }
+    }
     if (res == -ENOBUFS && s->state == GS__S_OPEN) {
         /* The ring ran dry: normal with a small ring. Queue the session, keeping the
          * receive's reference, and re-arm oldest first as buffers come back. */
         gs__ctr_add(&p->enobufs, 1);
         gs_list_insert_tail(&loop->rearm_fifo, &s->rearm_link);
+        return;
+    }
+    if (res == -EINVAL && p->use_share && s->state == GS__S_OPEN) {
+        /* Kernel before 6.17: no length cap on multishot receives; go on without it. */
+        gs_log(GS_LOG_INFO, GS__LOG,
+               "multishot receive length cap unsupported: the receive share is not applied");
+        p->use_share = 0;
+        rearm_recv(s);
         return;
     }
     if (res == -EINVAL && p->use_multishot && s->state == GS__S_OPEN) {

@@ -47,6 +47,7 @@ static void release_bufs(gs__session_t *s, gs_buf_t **bufs, uint32_t n, uint64_t
     atomic_fetch_sub_explicit(&s->queued_bytes, charged, memory_order_relaxed);
     gs__ctr_add(&s->loop->q.bufs_out, n);
     gs__ctr_add(&s->loop->q.bytes_out, charged);
+    gs__recv_pressure_release(s);
 }
 
 void gs__session_release(gs__session_t *s) {
@@ -75,6 +76,7 @@ void gs__session_release(gs__session_t *s) {
         atomic_fetch_add_explicit(&net->unsent, dropped, memory_order_relaxed);
 
     gs_framer_fini(&s->framer);
+    gs__recv_fini(s);
     gs__port_session_release(s); /* closes the socket, frees backend data */
 
     gs_close_reason_t reason =
@@ -105,12 +107,17 @@ void gs__session_close(gs__session_t *s, gs_close_reason_t reason) {
         return;
     if (reason == GS_CLOSE_PROTOCOL || reason == GS_CLOSE_SEND_QUEUE_HARD ||
         reason == GS_CLOSE_SEND_QUEUE_SOFT || reason == GS_CLOSE_FRAME_TIMEOUT ||
-        reason == GS_CLOSE_IDLE_TIMEOUT || reason == GS_CLOSE_NOMEM)
+        reason == GS_CLOSE_IDLE_TIMEOUT || reason == GS_CLOSE_NOMEM || reason == GS_CLOSE_RECV_RATE)
         gs_log_limited(&s->net->log_close, GS_LOG_INFO, GS__LOG, "session %llx closed: %s",
                        (unsigned long long)s->id, gs_close_reason_name(reason));
     s->state = GS__S_CLOSED;
     /* Cancel pending IO; their completions drop their references and the last one releases. */
     gs__port_cancel(s);
+    gs__recv_pause_end(s);
+    if (s->recv_parked) {
+        s->recv_parked = 0;
+        gs__session_put(s); /* the parked receive's reference: no operation to cancel */
+    }
     gs__session_put(s); /* the session's own "open" reference */
 }
 
@@ -186,7 +193,7 @@ static void maybe_close_after_flush(gs__session_t *s) {
 }
 
 /* Loop thread: close once everything queued is out; if nothing is, now. */
-static void close_when_flushed(gs__session_t *s) {
+void gs__session_close_when_flushed(gs__session_t *s) {
     if (atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0 && gs_mpsc_empty(&s->sendq))
         gs__session_close(s, s->peer_eof & GS__EOF_LOCAL ? GS_CLOSE_LOCAL : GS_CLOSE_PEER_CLOSE);
     else if (atomic_exchange_explicit(&s->send_flag, 1, memory_order_seq_cst) == 0)
@@ -348,122 +355,6 @@ static void flush_if_due(gs__loop_t *loop) {
         flush_all(loop);
 }
 
-/* ---- receiving --------------------------------------------------------------------------- */
-
-static int deliver_frame(void *ctx, uint32_t msg_id, const uint8_t *body, uint32_t len) {
-    gs__session_t *s = ctx;
-    gs_net_t *net = s->net;
-    gs__loop_t *loop = s->loop;
-    gs__ctr_add(&loop->st.frames_in, 1);
-    s->frames_this_feed++;
-    if (atomic_load_explicit(&net->hist_on, memory_order_relaxed))
-        gs_hist_observe(&loop->h_frame_bytes, len);
-    if (net->cfg.cb.on_frame) {
-        loop->cur_session = s;
-        loop->cur_bytes = body;
-        loop->cur_len = len;
-        loop->cur_msg_id = msg_id;
-        net->cfg.cb.on_frame(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
-                             msg_id, body, len, net->cfg.user);
-        loop->cur_session = NULL;
-    }
-    /* Stop delivering once the session was closed (or set to close once flushed) from the
-     * callback. */
-    return s->state == GS__S_OPEN && !(s->peer_eof & GS__EOF_LOCAL) ? 0 : 1;
-}
-
-void gs__on_recv(gs__session_t *s, const uint8_t *data, size_t len) {
-    gs__loop_t *loop = s->loop;
-    gs_net_t *net = s->net;
-    if (s->state != GS__S_OPEN)
-        return; /* closing: late bytes are dropped */
-    gs__ctr_add(&loop->st.bytes_in, len);
-    if (s->peer_eof & GS__EOF_LOCAL)
-        return; /* closing once flushed: input no longer matters */
-    s->last_recv_ms = loop->now_ms;
-    if (s->raw) {
-        if (net->cfg.cb.on_data) {
-            loop->cur_session = s;
-            loop->cur_bytes = data;
-            loop->cur_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-            net->cfg.cb.on_data(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
-                                data, len, net->cfg.user);
-            loop->cur_session = NULL;
-        }
-        return;
-    }
-    int was_partial = gs_framer_partial(&s->framer);
-    s->frames_this_feed = 0;
-    int rc = gs_framer_feed(&s->framer, data, len, deliver_frame, s);
-    if (rc == GS_ETOOBIG || rc == GS_EEMPTY) {
-        gs_frame_reject_t why = rc == GS_ETOOBIG ? GS_REJECT_TOO_BIG : GS_REJECT_ZERO_LEN;
-        gs__ctr_add(&loop->st.frames_rejected[why], 1);
-        gs_log_limited(&net->log_reject, GS_LOG_WARN, GS__LOG, "session %llx: frame rejected (%s)",
-                       (unsigned long long)s->id, gs_frame_reject_name(why));
-        gs__session_close(s, GS_CLOSE_PROTOCOL);
-        return;
-    }
-    if (rc == GS_ENOMEM) {
-        gs__session_close(s, GS_CLOSE_NOMEM);
-        return;
-    }
-    if (s->peer_eof & GS__EOF_LOCAL)
-        return; /* a callback asked to close once flushed: frame_start_ms is that deadline */
-    /* Partial-frame deadline counts from the first byte of the frame now incomplete. */
-    if (!gs_framer_partial(&s->framer))
-        s->frame_start_ms = 0;
-    else if (!was_partial || s->frames_this_feed > 0)
-        s->frame_start_ms = loop->now_ms;
-}
-
-/* gs_net_frame_hold / gs_net_data_hold: the loop running the caller, if it is inside on_frame
- * or on_data of this net. */
-static gs__loop_t *delivering_loop(gs_net_t *net) {
-    gs__loop_t *loop = gs__tls_loop;
-    return loop && loop->net == net && loop->cur_session ? loop : NULL;
-}
-
-static gs_buf_t *held(gs__loop_t *loop, gs_buf_t *b) {
-    gs__ctr_add(b ? &loop->st.frames_held : &loop->st.frames_hold_refused, 1);
-    return b;
-}
-
-gs_buf_t *gs_net_frame_hold(gs_net_t *net) {
-    gs__loop_t *loop = delivering_loop(net);
-    if (!loop || loop->cur_session->raw)
-        return NULL;
-    gs_framer_t *fr = &loop->cur_session->framer;
-    /* Reassembled by the framer: that buffer already holds the header and the body. */
-    gs_buf_t *b = gs_framer_span(fr);
-    if (b) {
-        gs_buf_ref(b);
-        return held(loop, b);
-    }
-    if (!fr->frame_start)
-        return held(loop, NULL);
-    return held(loop, gs__port_lend(loop, fr->frame_start, GS_FRAME_HEADER_SIZE + loop->cur_len));
-}
-
-gs_buf_t *gs_net_data_hold(gs_net_t *net) {
-    gs__loop_t *loop = delivering_loop(net);
-    if (!loop || !loop->cur_session->raw)
-        return NULL;
-    return held(loop, gs__port_lend(loop, loop->cur_bytes, loop->cur_len));
-}
-
-void gs__on_recv_end(gs__session_t *s, int err) {
-    if (s->state != GS__S_OPEN)
-        return;
-    if (err != 0) {
-        gs__session_close(s, GS_CLOSE_RESET);
-        return;
-    }
-    /* Orderly end from the peer (it may only have shut down its write side): deliver what is
-     * still queued for it, then close (libuv shutdown_eof semantics). */
-    s->peer_eof |= GS__EOF_PEER;
-    close_when_flushed(s);
-}
-
 /* Loop thread: gs_session_close_flushed. Input stops counting from now (frames that arrive are
  * dropped); the close comes when the queue is out, or at the deadline if the peer does not read.
  * The deadline lives in frame_start_ms, which no longer serves once input is dropped. */
@@ -474,7 +365,7 @@ static void close_flushed(gs__session_t *s) {
         return;
     s->peer_eof |= GS__EOF_LOCAL;
     s->frame_start_ms = s->loop->now_ms + GS__CLOSE_FLUSH_MS;
-    close_when_flushed(s);
+    gs__session_close_when_flushed(s);
 }
 
 void gs__session_request_close_flushed(gs__session_t *s) {
@@ -512,6 +403,7 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
     gs_list_init(&s->rearm_link);
     /* loop->now_ms belongs to the loop thread; gs_net_connect runs on any thread. */
     s->last_recv_ms = gs__tls_loop == loop ? loop->now_ms : gs_now_ms();
+    gs__recv_init(s, s->last_recv_ms);
     gs_framer_init(&s->framer, net->cfg.max_frame, net->cfg.reject_empty_frames);
 }
 
@@ -520,6 +412,7 @@ static void session_opened(gs__session_t *s) {
     gs_net_t *net = s->net;
     s->state = GS__S_OPEN;
     s->last_recv_ms = s->loop->now_ms;
+    gs__recv_init(s, s->last_recv_ms);
     gs__session_ref(s); /* hold it across the callback */
     if (net->cfg.cb.on_open)
         net->cfg.cb.on_open(net, s->id, atomic_load_explicit(&s->user, memory_order_relaxed),
@@ -654,6 +547,7 @@ static void tick(gs__loop_t *loop) {
         }
         if (s->state != GS__S_OPEN)
             continue;
+        gs__recv_pressure_check(s); /* replies queued by other threads since the last receive */
         uint64_t q = atomic_load_explicit(&s->queued_bytes, memory_order_relaxed);
         if (shutting) {
             if (force || (q == 0 && atomic_load_explicit(&s->send_flag, memory_order_acquire) == 0))
@@ -683,6 +577,7 @@ void gs__loop_after_batch(gs__loop_t *loop) {
     gs_net_t *net = loop->net;
     loop->now_ms = gs_now_ms();
     drain_inbox(loop);
+    gs__recv_resume_all(loop); /* before the flush: what it feeds may reply at once */
     if (net->cfg.cb.on_pass)
         loop->pass_again = net->cfg.cb.on_pass(net, loop->index, net->cfg.user) != 0;
     if (!loop->stopping && atomic_load_explicit(&net->stopping, memory_order_acquire)) {
@@ -723,5 +618,6 @@ int gs__loop_done(gs__loop_t *loop) {
     /* Every loop stays up until no session is left anywhere: a connect posted to this loop's
      * inbox just before the stop must still be seen and closed here. */
     return loop->stopping && loop->nsessions == 0 && !loop->flush_head && !loop->deferred &&
-           gs__table_used(&loop->net->table) == 0 && gs_mpsc_empty(&loop->inbox);
+           !loop->resume_head && gs__table_used(&loop->net->table) == 0 &&
+           gs_mpsc_empty(&loop->inbox);
 }

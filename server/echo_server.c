@@ -30,12 +30,14 @@ typedef struct server_opts {
     uint32_t threads;
     int raw;
     int stats;
-    uint32_t max_sessions;    /* 0: net default */
-    uint32_t max_frame;       /* 0: net default */
-    uint32_t send_hard_limit; /* 0: net default; UINT32_MAX: off */
-    uint32_t send_soft_limit; /* 0: net default; UINT32_MAX: off */
-    uint32_t idle_timeout_ms; /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
-    const char *metrics;      /* --metrics HOST:PORT, NULL: off */
+    uint32_t max_sessions;                      /* 0: net default */
+    uint32_t max_frame;                         /* 0: net default */
+    uint32_t send_hard_limit;                   /* 0: net default; UINT32_MAX: off */
+    uint32_t send_soft_limit;                   /* 0: net default; UINT32_MAX: off */
+    uint32_t recv_pause_bytes;                  /* 0: net default; UINT32_MAX: off */
+    uint32_t recv_rate_bytes, recv_rate_frames; /* 0: off */
+    uint32_t idle_timeout_ms;                   /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
+    const char *metrics;                        /* --metrics HOST:PORT, NULL: off */
 } server_opts_t;
 
 typedef struct echo_server {
@@ -242,6 +244,13 @@ static void usage(FILE *f) {
             "                           'off' disables)\n"
             "  --send-soft-limit BYTES  queued bytes that cut a session after a grace period\n"
             "                           (default 256 KiB; 'off' disables)\n"
+            "  --recv-pause-bytes BYTES stop reading a session whose queued replies pass this\n"
+            "                           until they drain to half (default: the soft limit or half\n"
+            "                           the hard one, whichever is lower; 'off' disables)\n"
+            "  --recv-rate-bytes N      cut a session receiving more than N bytes/s (2 s\n"
+            "                           burst; default off)\n"
+            "  --recv-rate-frames N     cut a session receiving more than N frames/s (2 s\n"
+            "                           burst; default off)\n"
             "  --idle-timeout-ms MS     close sessions silent for this long (default 60000;\n"
             "                           0: off)\n"
             "  --help                   show this text\n"
@@ -316,6 +325,9 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                                              "--max-frame",
                                              "--send-hard-limit",
                                              "--send-soft-limit",
+                                             "--recv-pause-bytes",
+                                             "--recv-rate-bytes",
+                                             "--recv-rate-frames",
                                              "--idle-timeout-ms",
                                              "--metrics"};
         int flag = 0, known = 0;
@@ -370,6 +382,17 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                 o->send_hard_limit = u;
             else
                 o->send_soft_limit = u;
+        } else if (strcmp(name, "--recv-pause-bytes") == 0) {
+            if (strcmp(v, "off") == 0)
+                o->recv_pause_bytes = UINT32_MAX;
+            else if (parse_u32(name, v, 1, UINT32_MAX - 1u, &o->recv_pause_bytes) != 0)
+                return -1;
+        } else if (strcmp(name, "--recv-rate-bytes") == 0) {
+            if (parse_u32(name, v, 1, UINT32_MAX - 1u, &o->recv_rate_bytes) != 0)
+                return -1;
+        } else if (strcmp(name, "--recv-rate-frames") == 0) {
+            if (parse_u32(name, v, 1, UINT32_MAX - 1u, &o->recv_rate_frames) != 0)
+                return -1;
         } else if (strcmp(name, "--metrics") == 0) {
             o->metrics = v;
         } else if (strcmp(name, "--idle-timeout-ms") == 0) {
@@ -423,6 +446,9 @@ int main(int argc, char **argv) {
     cfg.max_frame = o.max_frame;
     cfg.send_hard_limit = o.send_hard_limit;
     cfg.send_soft_limit = o.send_soft_limit;
+    cfg.recv_pause_bytes = o.recv_pause_bytes;
+    cfg.recv_rate_bytes = o.recv_rate_bytes;
+    cfg.recv_rate_frames = o.recv_rate_frames;
     cfg.idle_timeout_ms = o.idle_timeout_ms;
 
     srv.pool = gs_pool_create(NULL);

@@ -803,6 +803,70 @@ static void test_callback_stop(void **state) {
     stream_free(&st);
 }
 
+/* GS_FRAMER_PAUSE (receive backpressure): the feed stops after the pausing frame, reports what it
+ * consumed, and the rest fed later delivers the remaining frames exactly once, in order, whether
+ * the pausing frame was delivered in place or reassembled; through gs_framer_feed it fails. */
+static void test_callback_pause(void **state) {
+    (void)state;
+    uint32_t ids[] = {1, 2, 3, 4, 5};
+    uint32_t lens[] = {4, 0, 50, 6, 7};
+    stream_t st;
+    stream_build(&st, ids, lens, 5, 11);
+    /* Pause at each frame in turn, with the stream cut inside frame 3's body (so frame 3 spans
+     * two feeds) or fed whole. */
+    for (size_t stop = 1; stop <= 5; stop++) {
+        for (int cut = 0; cut < 2; cut++) {
+            gs_framer_t fr;
+            sink_t s;
+            probe_reset();
+            gs_framer_init(&fr, MAXF, 0);
+            sink_init(&s, &st);
+            s.stop_at = stop;
+            s.stop_rc = GS_FRAMER_PAUSE;
+            size_t mid = cut ? st.f[2].off + HDR + 20 : st.size, used = 0, done = 0;
+            const size_t ends[2] = {mid, st.size};
+            int paused = 0;
+            for (int part = 0; part < 2; part++) {
+                while (done < ends[part]) {
+                    s.lo = st.bytes + done;
+                    s.hi = st.bytes + ends[part];
+                    int rc = gs_framer_feed_some(&fr, st.bytes + done, ends[part] - done, sink_cb,
+                                                 &s, &used);
+                    done += used;
+                    if (rc == GS_FRAMER_PAUSE) {
+                        assert_false(paused);
+                        paused = 1;
+                        /* Consumed exactly up to the end of the pausing frame. */
+                        assert_int_equal(s.got, stop);
+                        assert_int_equal(done, st.f[stop - 1].off + HDR + lens[stop - 1]);
+                        continue;
+                    }
+                    assert_int_equal(rc, 0);
+                    assert_int_equal(used, ends[part] - (done - used));
+                }
+            }
+            assert_true(paused);
+            assert_sink_ok(&s);
+            assert_int_equal(s.got, 5);
+            assert_false(gs_framer_partial(&fr));
+            gs_framer_fini(&fr);
+            assert_live(0);
+        }
+    }
+    /* The old entry point treats a pause as a stop: the stream fails. */
+    gs_framer_t fr;
+    sink_t s;
+    gs_framer_init(&fr, MAXF, 0);
+    sink_init(&s, &st);
+    s.stop_at = 2;
+    s.stop_rc = GS_FRAMER_PAUSE;
+    assert_int_equal(feed(&fr, &s, st.bytes, st.size), GS_FRAMER_PAUSE);
+    assert_int_equal(feed(&fr, &s, st.bytes, st.size), GS_FRAMER_PAUSE);
+    assert_int_equal(s.got, 2);
+    gs_framer_fini(&fr);
+    stream_free(&st);
+}
+
 static void test_error_sticky(void **state) {
     (void)state;
     uint32_t ids[] = {1, 2};
@@ -1036,6 +1100,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_random_segmentation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_frames_one_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callback_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fini_frees_partial, setup, teardown),

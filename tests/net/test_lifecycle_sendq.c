@@ -236,6 +236,9 @@ static void b03_never_reader_handler(void **state) {
     gs_net_config_t cfg = {0};
     cfg.send_hard_limit = b.limit; /* not a multiple of the frame */
     cfg.send_soft_limit = UINT32_MAX;
+    /* The pokes must reach the handler however full the queue is: without this, receive
+     * backpressure (test_recv_fair) would hold them back before the limit is reached. */
+    cfg.recv_pause_bytes = UINT32_MAX;
     lc_server_t *srv = lc_server_create(&cfg, TH_CUSTOM);
     srv->user = &b;
     srv->on_frame = burst_on_frame;

@@ -36,9 +36,12 @@ static int open_conn(int port) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int rcv = 4096, one = 1;
+    /* A small send buffer too: the attacker's own copies into the kernel stay cheap, since on a
+     * 2-core machine its CPU is taken from the honest client it runs beside. */
+    int rcv = 4096, snd = 16384, one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
@@ -69,6 +72,8 @@ int main(int argc, char **argv) {
         memset(f + 8, 'x', FRAME - 8);
     }
     static struct pollfd pfd[MAX_CONNS];
+    static size_t off[MAX_CONNS]; /* where each connection is in the batch: a short send resumes
+                                   * mid-frame, so the stream stays a sequence of whole frames */
     for (int i = 0; i < n; i++) {
         if ((pfd[i].fd = open_conn(port)) < 0)
             return 2;
@@ -85,9 +90,11 @@ int main(int argc, char **argv) {
             /* A cut shows as an error or hang-up, or as a send that fails. */
             ssize_t w = (pfd[i].revents & (POLLERR | POLLHUP))
                             ? -1
-                            : send(pfd[i].fd, batch, sizeof(batch), MSG_NOSIGNAL | MSG_DONTWAIT);
+                            : send(pfd[i].fd, batch + off[i], sizeof(batch) - off[i],
+                                   MSG_NOSIGNAL | MSG_DONTWAIT);
             if (w > 0) {
-                frames += (uint64_t)w / FRAME;
+                frames += (off[i] + (size_t)w) / FRAME - off[i] / FRAME;
+                off[i] = (off[i] + (size_t)w) % sizeof(batch);
                 continue;
             }
             if (w < 0 && (errno == EAGAIN || errno == EINTR) &&
@@ -99,6 +106,7 @@ int main(int argc, char **argv) {
             if (reconnect) {
                 if ((pfd[i].fd = open_conn(port)) < 0)
                     return 2;
+                off[i] = 0;
                 opened++;
             }
         }

@@ -24,7 +24,10 @@ LIMIT=262144 N=50 SLACK_KB=2048
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$spid/status" 2>/dev/null || echo 0; }
 
-start_server "$server" --send-hard-limit "$LIMIT" --send-soft-limit off
+# Receive backpressure off: this test is about the memory the hard limit bounds, so the
+# never-readers must reach it (with the pause on they are held below it instead:
+# never_readers_fair.sh).
+start_server "$server" --send-hard-limit "$LIMIT" --send-soft-limit off --recv-pause-bytes off
 timeout 60 "$bot" echo --port "$port" --connections "$N" --size 1024 --depth 16 --duration 1 \
   --json-only >"$work/bot.out" 2>"$work/bot.err" || fail "warm-up gs-bot failed"
 check_echo_summary "$(bot_summary)" "$N"

@@ -122,6 +122,7 @@ gs_buf_t *gs_buf_frame(uint32_t msg_id, const void *body, uint32_t body_len);
     X(FRAME_TIMEOUT, "frame_timeout")     /* a frame stayed incomplete for frame_timeout_ms */     \
     X(SEND_QUEUE_HARD, "send_queue_hard") /* queued bytes over the hard limit */                   \
     X(SEND_QUEUE_SOFT, "send_queue_soft") /* over the soft limit for longer than the grace */      \
+    X(RECV_RATE, "recv_rate")             /* over recv_rate_bytes or recv_rate_frames */           \
     X(PROTOCOL, "protocol_error")         /* bad frame header: see frames_rejected */              \
     X(SHUTDOWN, "shutdown")               /* gs_net_stop() */                                      \
     X(CONNECT_FAILED, "connect_failed")   /* outgoing connect did not complete */                  \
@@ -178,6 +179,9 @@ const char *gs_io_error_name(gs_io_error_t e);
     X(accepts, LOOP, COUNTER, "accepts_total", "Connections accepted.")                            \
     X(accept_refused, LOOP, COUNTER, "accepts_refused_total",                                      \
       "Connections accepted then closed at once: the session table was full.")                     \
+    X(accept_addr_refused, LOOP, COUNTER, "accepts_refused_by_address_total",                      \
+      "Connections closed at accept: their address was over max_conns_per_addr or "                \
+      "conn_rate_per_addr.")                                                                       \
     X(connects, LOOP, COUNTER, "connects_total", "Outgoing connects completed.")                   \
     X(sessions_open, CALC, GAUGE, "sessions_open", "Sessions open now.")                           \
     X(sessions_total, LOOP, COUNTER, "sessions_opened_total",                                      \
@@ -192,6 +196,10 @@ const char *gs_io_error_name(gs_io_error_t e);
       "Frames handed on without a copy (gs_net_frame_hold, gs_net_data_hold).")                    \
     X(frames_hold_refused, LOOP, COUNTER, "frames_hold_refused_total",                             \
       "Holds refused inside a callback: the caller copied.")                                       \
+    X(recv_pauses, LOOP, COUNTER, "recv_pauses_total",                                             \
+      "Receives paused: the session's send queue passed recv_pause_bytes.")                        \
+    X(recv_paused, LOOP, GAUGE, "recv_paused_sessions",                                            \
+      "Sessions not being read now: their send queue is over recv_pause_bytes.")                   \
     X(sends, LOOP, COUNTER, "sends_total", "Send operations submitted to the kernel.")             \
     X(gathers, LOOP, COUNTER, "gathered_sends_total", "Sends carrying more than one buffer.")      \
     X(short_sends, LOOP, COUNTER, "short_sends_total",                                             \
@@ -304,8 +312,37 @@ typedef struct gs_net_config {
     uint32_t send_soft_grace_ms; /*   session [256 KiB, 10000 ms]; UINT32_MAX disables */
     uint32_t send_hard_limit;    /* queued bytes over this cut at once [1 MiB]; UINT32_MAX off */
     uint32_t idle_timeout_ms;    /* nothing received for this long closes [0 = off] */
-    uint32_t frame_timeout_ms;   /* a frame incomplete this long closes [10000]; UINT32_MAX off */
-    uint32_t tick_ms;            /* deadline check period [100] */
+    /* Receive backpressure: a session whose send queue holds more than this (memory, as the send
+     * limits count it) is no longer read until the queue is below half of it again: TCP flow
+     * control then holds the peer back, and a client that sends without reading its replies can
+     * make the server do no more than this much work before the send limits judge it (a
+     * reconnecting never-reader would otherwise take the whole loop, docs/net.md "Fairness").
+     * Paused time counts as idle for idle_timeout_ms. [min(send_soft_limit, send_hard_limit / 2)
+     * of the limits that are on]; UINT32_MAX disables. */
+    uint32_t recv_pause_bytes;
+    /* Receive share: one session's multishot receive takes at most this many bytes before it is
+     * armed again behind the others (so a flood waits its turn, and what arrives after a pause is
+     * bounded by it) [4 x recv_buffer_size]. io_uring on Linux >= 6.17 (the kernel's multishot
+     * length cap); elsewhere the kernel's own per-wake limit applies. */
+    uint32_t recv_share_bytes;
+    /* Per-session receive rate limits [0 = off]: a session that receives more than
+     * recv_rate_bytes bytes/s or recv_rate_frames frames/s (framed sessions), measured by a token
+     * bucket that holds recv_rate_burst_ms worth of the rate [2000], is cut (reason recv_rate). */
+    uint32_t recv_rate_bytes;
+    uint32_t recv_rate_frames;
+    uint32_t recv_rate_burst_ms;
+    /* Per-address limits at accept [0 = off]: a connection from an address that already has
+     * max_conns_per_addr sessions open, or that comes faster than conn_rate_per_addr per second
+     * (a token bucket holding conn_burst_per_addr [2 x the rate] connections), is closed at once
+     * and counted (accepts_refused_by_address). Loopback addresses (127.0.0.0/8, ::1) are exempt
+     * unless addr_limits_loopback is set. IPv6 addresses count by their /64 prefix, since one
+     * host usually owns at least that much. */
+    uint32_t max_conns_per_addr;
+    uint32_t conn_rate_per_addr;
+    uint32_t conn_burst_per_addr;
+    int addr_limits_loopback;
+    uint32_t frame_timeout_ms; /* a frame incomplete this long closes [10000]; UINT32_MAX off */
+    uint32_t tick_ms;          /* deadline check period [100] */
     /* Send coalescing [0 = off]: a session with something to send waits up to this long before
      * its send is posted, so what queues meanwhile leaves in one gathered send (fewer syscalls
      * per frame, like a game server flushing once per tick) at the price of that much latency.
