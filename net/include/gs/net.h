@@ -331,7 +331,8 @@ typedef struct gs_net_config {
     uint32_t recv_rate_bytes;
     uint32_t recv_rate_frames;
     uint32_t recv_rate_burst_ms;
-    /* Per-address limits at accept [0 = off]: a connection from an address that already has
+    /* NOT ENFORCED YET (reserved; the counter accepts_refused_by_address stays 0): the planned
+     * per-address limits at accept [0 = off]. A connection from an address that already has
      * max_conns_per_addr sessions open, or that comes faster than conn_rate_per_addr per second
      * (a token bucket holding conn_burst_per_addr [2 x the rate] connections), is closed at once
      * and counted (accepts_refused_by_address). Loopback addresses (127.0.0.0/8, ::1) are exempt
