@@ -27,7 +27,6 @@ static void apply_defaults(gs_net_config_t *c) {
     DEF(recv_buffer_size, 16u * 1024u);
     DEF(recv_rate_burst_ms, 2000);
     DEF(recv_share_bytes, 4 * c->recv_buffer_size);
-    DEF(conn_burst_per_addr, 2 * c->conn_rate_per_addr);
 #undef DEF
     if (c->recv_pause_bytes == 0) {
         /* Below the limit that cuts first, so a session that does not read is paused (costing

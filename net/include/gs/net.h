@@ -179,9 +179,6 @@ const char *gs_io_error_name(gs_io_error_t e);
     X(accepts, LOOP, COUNTER, "accepts_total", "Connections accepted.")                            \
     X(accept_refused, LOOP, COUNTER, "accepts_refused_total",                                      \
       "Connections accepted then closed at once: the session table was full.")                     \
-    X(accept_addr_refused, LOOP, COUNTER, "accepts_refused_by_address_total",                      \
-      "Connections closed at accept: their address was over max_conns_per_addr or "                \
-      "conn_rate_per_addr.")                                                                       \
     X(connects, LOOP, COUNTER, "connects_total", "Outgoing connects completed.")                   \
     X(sessions_open, CALC, GAUGE, "sessions_open", "Sessions open now.")                           \
     X(sessions_total, LOOP, COUNTER, "sessions_opened_total",                                      \
@@ -331,17 +328,6 @@ typedef struct gs_net_config {
     uint32_t recv_rate_bytes;
     uint32_t recv_rate_frames;
     uint32_t recv_rate_burst_ms;
-    /* NOT ENFORCED YET (reserved; the counter accepts_refused_by_address stays 0): the planned
-     * per-address limits at accept [0 = off]. A connection from an address that already has
-     * max_conns_per_addr sessions open, or that comes faster than conn_rate_per_addr per second
-     * (a token bucket holding conn_burst_per_addr [2 x the rate] connections), is closed at once
-     * and counted (accepts_refused_by_address). Loopback addresses (127.0.0.0/8, ::1) are exempt
-     * unless addr_limits_loopback is set. IPv6 addresses count by their /64 prefix, since one
-     * host usually owns at least that much. */
-    uint32_t max_conns_per_addr;
-    uint32_t conn_rate_per_addr;
-    uint32_t conn_burst_per_addr;
-    int addr_limits_loopback;
     uint32_t frame_timeout_ms; /* a frame incomplete this long closes [10000]; UINT32_MAX off */
     uint32_t tick_ms;          /* deadline check period [100] */
     /* Send coalescing [0 = off]: a session with something to send waits up to this long before
