@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Receive fairness over real sockets (docs/testing.md B13, B14; issue "fairness under abuse",
+/* Receive fairness over real sockets (docs/testing.md B14, B15; issue "fairness under abuse",
  * item 1): a client that sends without reading its replies is paused once its send queue passes
  * recv_pause_bytes, is not cut while paused, and loses nothing: when it reads again every echo
  * arrives, byte for byte and in order (the input held back meanwhile is fed first). The
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "gs_test.h"
 
@@ -25,28 +26,27 @@ static int paused_now(void *arg) { return th_stats(arg).recv_paused >= 1; }
 
 static int none_paused(void *arg) { return th_stats(arg).recv_paused == 0; }
 
-/* B13: pause, backlog, resume, nothing lost. */
-static void test_pause_then_read_everything(void **state) {
-    (void)state;
+static int got_4mib(void *arg) { return th_stats(arg).bytes_in >= (4u << 20); }
+
+/* An echo server that pauses reading at pause_bytes of queued replies and never cuts for the
+ * queue (only the pause may act). */
+static void start_pausing_echo(th_server_t *srv, uint32_t pause_bytes) {
     gs_net_config_t cfg = {0};
-    cfg.recv_pause_bytes = 32 * 1024;
-    cfg.send_soft_limit = UINT32_MAX; /* only the pause acts: no cut may come */
+    cfg.recv_pause_bytes = pause_bytes;
+    cfg.send_soft_limit = UINT32_MAX;
     cfg.send_hard_limit = 64u << 20;
-    th_server_t srv = {0};
-    th_server_start(&srv, &cfg, TH_ECHO, 0);
+    memset(srv, 0, sizeof(*srv));
+    th_server_start(srv, &cfg, TH_ECHO, 0);
+}
 
-    /* Enough bytes to fill the client's receive window, the server's socket send buffer and the
-     * pause limit many times over; small frames, the costliest to queue. */
-    uint8_t *out;
-    size_t out_len;
-    tio_make_stream(150000, 0, 120, 0x5eed, &out, &out_len);
-    uint8_t *in = malloc(out_len);
-    assert_non_null(in);
-
-    int fd = tio_connect(srv.port, 4096);
+/* A client with a small receive window that writes out without reading until the server has
+ * paused it and stopped taking bytes (its writes block). Returns the client, non-blocking, and
+ * in *written what the kernel took, which must be less than all of it. */
+static int write_until_paused(th_server_t *srv, const uint8_t *out, size_t out_len,
+                              size_t *written) {
+    int fd = tio_connect(srv->port, 4096);
     assert_true(fd >= 0);
     assert_int_equal(th_os_set_nonblocking(fd, 1), 0);
-    /* Write without reading until the server has paused the session and stopped taking bytes. */
     size_t off = 0;
     uint64_t deadline = gs_now_ms() + WAIT_MS;
     int paused = 0;
@@ -57,7 +57,7 @@ static void test_pause_then_read_everything(void **state) {
             continue;
         }
         assert_true(w == -EAGAIN);
-        if (paused_now(&srv) && th_os_poll(fd, TH_POLL_OUT, 200) == 0) {
+        if (paused_now(srv) && th_os_poll(fd, TH_POLL_OUT, 200) == 0) {
             paused = 1;
             break;
         }
@@ -65,6 +65,23 @@ static void test_pause_then_read_everything(void **state) {
     }
     assert_true(paused);
     assert_true(off < out_len); /* the pause held the client back */
+    *written = off;
+    return fd;
+}
+
+/* B14: pause, backlog, resume, nothing lost. */
+static void test_pause_then_read_everything(void **state) {
+    (void)state;
+    th_server_t srv;
+    start_pausing_echo(&srv, 32 * 1024);
+    /* Enough bytes to fill the client's receive window, the server's socket send buffer and the
+     * pause limit many times over; small frames, the costliest to queue. */
+    uint8_t *out;
+    size_t out_len, off;
+    tio_make_stream(150000, 0, 120, 0x5eed, &out, &out_len);
+    uint8_t *in = malloc(out_len);
+    assert_non_null(in);
+    int fd = write_until_paused(&srv, out, out_len, &off);
     gs_net_stats_t st = th_stats(&srv);
     assert_true(st.recv_pauses >= 1);
     assert_int_equal(st.sessions_closed, 0);
@@ -90,32 +107,16 @@ static void test_pause_then_read_everything(void **state) {
     free(out);
 }
 
-/* B13: a session closed while paused, with input held back, is released cleanly (LSan: the
+/* B14: a session closed while paused, with input held back, is released cleanly (LSan: the
  * backlog is freed) and counted out of the paused gauge. */
 static void test_close_while_paused(void **state) {
     (void)state;
-    gs_net_config_t cfg = {0};
-    cfg.recv_pause_bytes = 16 * 1024;
-    cfg.send_soft_limit = UINT32_MAX;
-    cfg.send_hard_limit = 64u << 20;
-    th_server_t srv = {0};
-    th_server_start(&srv, &cfg, TH_ECHO, 0);
+    th_server_t srv;
+    start_pausing_echo(&srv, 16 * 1024);
     uint8_t *out;
-    size_t out_len;
+    size_t out_len, off;
     tio_make_stream(400000, 0, 40, 0xc105e, &out, &out_len);
-    int fd = tio_connect(srv.port, 4096);
-    assert_true(fd >= 0);
-    assert_int_equal(th_os_set_nonblocking(fd, 1), 0);
-    size_t off = 0;
-    uint64_t deadline = gs_now_ms() + WAIT_MS;
-    while (off < out_len && gs_now_ms() < deadline && !paused_now(&srv)) {
-        long w = th_os_send(fd, out + off, out_len - off);
-        if (w > 0)
-            off += (size_t)w;
-        else
-            th_os_poll(fd, TH_POLL_OUT, 10);
-    }
-    assert_true(paused_now(&srv));
+    int fd = write_until_paused(&srv, out, out_len, &off);
     th_abort(fd); /* a reset: the session closes with its backlog and its queue */
     assert_true(th_wait_count(&srv.closed, 1, WAIT_MS));
     assert_true(th_wait_until(none_paused, &srv, WAIT_MS));
@@ -123,7 +124,37 @@ static void test_close_while_paused(void **state) {
     free(out);
 }
 
-/* B14: frames per second over the limit cut the session (recv_rate); a session within its
+/* The receive share: a multishot receive ends after recv_share_bytes and is armed again (so one
+ * flood waits its turn behind the others). Needs the kernel's multishot length cap (Linux 6.17). */
+static void test_receive_share(void **state) {
+    (void)state;
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
+        major * 100 + minor < 617)
+        gs_test_skip("the multishot receive length cap needs Linux >= 6.17");
+    gs_net_config_t cfg = {0};
+    cfg.recv_share_bytes = 16 * 1024;
+    th_server_t srv = {0};
+    th_server_start(&srv, &cfg, TH_SINK, 0);
+    const size_t total = 4u << 20;
+    uint8_t *zeros = calloc(1, total); /* empty frames: 512 Ki of them */
+    assert_non_null(zeros);
+    int fd = th_connect(srv.port);
+    th_write_all(fd, zeros, total);
+    assert_true(th_wait_until(got_4mib, &srv, WAIT_MS));
+    gs_net_stats_t st = th_stats(&srv);
+    assert_int_equal(st.bytes_in, total);
+    /* One arm per 16 KiB at least, less a few receives that ended short of the cap. */
+    printf("receive share: %llu re-arms for %zu bytes\n", (unsigned long long)st.recv_rearms,
+           total);
+    assert_true(st.recv_rearms >= total / (16 * 1024) / 2);
+    th_close(fd);
+    free(zeros);
+    assert_int_equal(th_server_stop(&srv, 1000), 0);
+}
+
+/* B15: frames per second over the limit cut the session (recv_rate); a session within its
  * burst is served. */
 static void test_rate_limit_frames(void **state) {
     (void)state;
@@ -172,7 +203,7 @@ static void test_rate_limit_frames(void **state) {
     assert_int_equal(atomic_load(&srv.close_reasons[GS_CLOSE_RECV_RATE]), 1);
 }
 
-/* B14: bytes per second over the limit cut the session. */
+/* B15: bytes per second over the limit cut the session. */
 static void test_rate_limit_bytes(void **state) {
     (void)state;
     gs_net_config_t cfg = {0};
@@ -197,6 +228,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pause_then_read_everything),
         cmocka_unit_test(test_close_while_paused),
+        cmocka_unit_test(test_receive_share),
         cmocka_unit_test(test_rate_limit_frames),
         cmocka_unit_test(test_rate_limit_bytes),
     };

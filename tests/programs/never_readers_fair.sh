@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Integration (issue "fairness under abuse", item 1; docs/testing.md B15): reconnecting
+# Integration (issue "fairness under abuse", item 1; docs/testing.md B16): reconnecting
 # never-readers must not starve an honest client. gs-echo-server with its defaults; bench/loadgen
 # (50 connections x 64 B x 16 in flight) alone, then beside 50 never-readers that send 24-byte
 # frames without reading and reconnect the moment they are cut. Passes when
