@@ -5,3 +5,8 @@ gs_add_test(test_session_table
   LIBS gs_base LABELS "unit;threaded")
 target_include_directories(test_session_table PRIVATE ${PROJECT_SOURCE_DIR}/net
   ${PROJECT_SOURCE_DIR}/net/include)
+gs_add_test(test_addr_limit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_addr_limit.c ${PROJECT_SOURCE_DIR}/net/addr_limit.c
+  LIBS gs_base LABELS "unit;threaded")
+target_include_directories(test_addr_limit PRIVATE ${PROJECT_SOURCE_DIR}/net
+  ${PROJECT_SOURCE_DIR}/net/include)
