@@ -10,6 +10,7 @@
 #include "gs/net.h"
 #include "framer.h"
 #include "port.h"
+#include "addr_limit.h"
 #include "session_table.h"
 
 #define GS__LOG          "net"
@@ -108,6 +109,7 @@ struct gs__session {
     uint8_t recv_parked;   /* the backend ended the receive while paused and holds its reference */
     uint8_t eof_deferred;  /* the peer's orderly end came in behind a backlog */
     uint8_t resume_listed; /* in the loop's resume list */
+    uint32_t addr_slot;    /* its entry in net->addr_limit, or GS__ADDR_SLOT_NONE */
     /* Receive backpressure: input that arrived, or was left in a feed, while the receive was
      * paused; fed first when the pause ends (docs/net.md "Fairness"). */
     uint8_t *backlog;
@@ -221,6 +223,8 @@ struct gs_net {
     /* Lines a client can cause at will (its cut, its rejected frame) go through these. */
     gs_log_limit_t log_close, log_reject;
     _Atomic int hist_on; /* gs_net_set_histograms */
+    int addr_limit_on;   /* addr_max_sessions or addr_accept_rate set */
+    gs__addr_limit_t addr_limit;
 };
 
 /* The loop whose thread is running the caller, or NULL on any other thread. */

@@ -27,6 +27,8 @@ static void apply_defaults(gs_net_config_t *c) {
     DEF(recv_buffer_size, 16u * 1024u);
     DEF(recv_rate_burst_ms, 2000);
     DEF(recv_share_bytes, 4 * c->recv_buffer_size);
+    DEF(addr_accept_burst,
+        c->addr_accept_rate > UINT32_MAX / 2 ? UINT32_MAX : 2 * c->addr_accept_rate);
 #undef DEF
     if (c->recv_pause_bytes == 0) {
         /* Below the limit that cuts first, so a session that does not read is paused (costing
@@ -72,6 +74,20 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
     /* calloc: pages of slots never used are never touched, so a large table costs address
      * space, not memory. */
     net->sessions = calloc(c->max_sessions, sizeof(gs__session_t));
+    if (c->addr_max_sessions || c->addr_accept_rate) {
+        /* Room for every session's address, and for idle addresses whose burst is still
+         * refilling; past that the oldest idle one is forgotten (addr_limit.h). */
+        rc = gs__addr_limit_init(&net->addr_limit, c->max_sessions + 1024, c->addr_max_sessions,
+                                 c->addr_accept_rate, c->addr_accept_burst);
+        if (rc) {
+            free(net->sessions);
+            gs__table_fini(&net->table);
+            gs__sock_fini();
+            free(net);
+            return rc;
+        }
+        net->addr_limit_on = 1;
+    }
     net->nloops = c->io_threads;
     net->loops = calloc(net->nloops, sizeof(gs__loop_t));
     if (!net->sessions || !net->loops) {
@@ -99,6 +115,8 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
     *out = net;
     return 0;
 fail:
+    if (net->addr_limit_on)
+        gs__addr_limit_fini(&net->addr_limit);
     free(net->loops);
     free(net->sessions);
     gs__table_fini(&net->table);
@@ -215,6 +233,8 @@ void gs_net_destroy(gs_net_t *net) {
     }
     free(net->loops);
     free(net->sessions);
+    if (net->addr_limit_on)
+        gs__addr_limit_fini(&net->addr_limit);
     gs__table_fini(&net->table);
     gs__sock_fini();
     free(net);
@@ -375,6 +395,23 @@ int gs_session_disconnect(gs_net_t *net, gs_session_id_t id) {
     if (!s)
         return GS_ESTALE;
     gs__session_request_close(s, GS_CLOSE_LOCAL);
+    gs__session_put(s);
+    return 0;
+}
+
+int gs_session_cut(gs_net_t *net, gs_session_id_t id, int flushed) {
+    gs__session_t *s = acquire(net, id);
+    if (!s)
+        return GS_ESTALE;
+    /* First reason wins: whichever path closes it later (the flush, its deadline, this close),
+     * on_close and the counters say abuse, and the close penalises the address. */
+    uint32_t expected = 0;
+    atomic_compare_exchange_strong_explicit(&s->close_reason, &expected, GS_CLOSE_ABUSE,
+                                            memory_order_acq_rel, memory_order_acquire);
+    if (flushed)
+        gs__session_request_close_flushed(s);
+    else
+        gs__session_request_close(s, GS_CLOSE_ABUSE);
     gs__session_put(s);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sock.h"
 
 _Thread_local gs__loop_t *gs__tls_loop;
 
@@ -89,6 +90,8 @@ void gs__session_release(gs__session_t *s) {
     uint64_t id = s->id;
     void *user = atomic_load_explicit(&s->user, memory_order_relaxed);
     s->state = 0;
+    if (s->addr_slot != GS__ADDR_SLOT_NONE)
+        gs__addr_limit_release(&net->addr_limit, s->addr_slot, loop->now_ms);
     /* The count is 0, so the id is already stale for every caller; the slot goes back to the
      * free stack only after on_close, so a user indexing state by slot never sees the next
      * occupant's on_open before this on_close. */
@@ -99,12 +102,30 @@ void gs__session_release(gs__session_t *s) {
 
 /* ---- close ------------------------------------------------------------------------------- */
 
+/* Reasons that say the peer misbehaved: closing for one spends its address's accept burst. */
+static int is_abuse(uint32_t reason) {
+    switch (reason) {
+    case GS_CLOSE_PROTOCOL:
+    case GS_CLOSE_RECV_RATE:
+    case GS_CLOSE_FRAME_TIMEOUT:
+    case GS_CLOSE_SEND_QUEUE_HARD:
+    case GS_CLOSE_SEND_QUEUE_SOFT:
+    case GS_CLOSE_ABUSE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void gs__session_close(gs__session_t *s, gs_close_reason_t reason) {
     uint32_t expected = 0;
     atomic_compare_exchange_strong_explicit(&s->close_reason, &expected, (uint32_t)reason,
                                             memory_order_acq_rel, memory_order_acquire);
     if (s->state == GS__S_CLOSED || s->state == 0)
         return;
+    if (s->addr_slot != GS__ADDR_SLOT_NONE &&
+        is_abuse(atomic_load_explicit(&s->close_reason, memory_order_acquire)))
+        gs__addr_limit_penalize(&s->net->addr_limit, s->addr_slot, s->loop->now_ms);
     if (reason == GS_CLOSE_PROTOCOL || reason == GS_CLOSE_SEND_QUEUE_HARD ||
         reason == GS_CLOSE_SEND_QUEUE_SOFT || reason == GS_CLOSE_FRAME_TIMEOUT ||
         reason == GS_CLOSE_IDLE_TIMEOUT || reason == GS_CLOSE_NOMEM || reason == GS_CLOSE_RECV_RATE)
@@ -395,6 +416,7 @@ void gs__session_init(gs__session_t *s, gs__loop_t *loop, uint64_t id, intptr_t 
     atomic_init(&s->flush_closing, 0);
     atomic_init(&s->queued_bytes, 0);
     s->slot = slot;
+    s->addr_slot = GS__ADDR_SLOT_NONE;
     s->fd = fd;
     s->raw = (uint8_t)(raw != 0);
     s->id = id;
@@ -435,14 +457,50 @@ static void session_opened(gs__session_t *s) {
     gs__session_put(s);
 }
 
+/* Per-address accept limits (gs_net_config_t.addr_*): 1 if the peer of fd may open a session
+ * (*slot: what it holds, to give back at release), 0 if it is over a limit (counted, logged at a
+ * bounded rate). A peer whose address cannot be read is let in untracked: it is gone already,
+ * and its receive will say so. */
+static int addr_admit(gs__loop_t *loop, intptr_t fd, uint32_t *slot) {
+    gs_net_t *net = loop->net;
+    uint8_t raw[16];
+    int family = gs__sock_peer(fd, raw);
+    if (family == 0)
+        return 1;
+    gs__addr_key_t key;
+    gs__addr_key_make(&key, family, raw);
+    if (key.loopback && !net->cfg.addr_limit_loopback)
+        return 1;
+    gs__addr_verdict_t v = gs__addr_limit_acquire(&net->addr_limit, &key, loop->now_ms, slot);
+    if (v == GS__ADDR_OK) {
+        if (*slot == GS__ADDR_SLOT_NONE)
+            gs__ctr_add(&loop->st.accept_addr_untracked, 1);
+        return 1;
+    }
+    gs__ctr_add(
+        v == GS__ADDR_TOO_MANY ? &loop->st.accept_addr_sessions : &loop->st.accept_addr_rate, 1);
+    gs_log_limited(&net->log_reject, GS_LOG_INFO, GS__LOG,
+                   "accept refused: an address %s (per-address limits, docs/net.md)",
+                   v == GS__ADDR_TOO_MANY ? "holds addr_max_sessions already"
+                                          : "connects faster than addr_accept_rate");
+    return 0;
+}
+
 void gs__on_accept(gs__loop_t *loop, gs__listener_t *l, intptr_t fd) {
     gs_net_t *net = loop->net;
     if (loop->stopping) {
         gs__port_close_fd(fd);
         return;
     }
+    uint32_t addr_slot = GS__ADDR_SLOT_NONE;
+    if (net->addr_limit_on && !addr_admit(loop, fd, &addr_slot)) {
+        gs__port_close_fd(fd);
+        return;
+    }
     uint64_t id = gs__table_alloc(&net->table);
     if (id == 0) {
+        if (addr_slot != GS__ADDR_SLOT_NONE)
+            gs__addr_limit_release(&net->addr_limit, addr_slot, loop->now_ms);
         gs__ctr_add(&loop->st.accept_refused, 1);
         if (gs__ctr_get(&loop->st.accept_refused) % 1000 == 1)
             gs_log(GS_LOG_WARN, GS__LOG, "session table full (%u): refusing connections",
@@ -452,6 +510,7 @@ void gs__on_accept(gs__loop_t *loop, gs__listener_t *l, intptr_t fd) {
     }
     gs__session_t *s = &net->sessions[(uint32_t)id];
     gs__session_init(s, loop, id, fd, l->raw, NULL);
+    s->addr_slot = addr_slot;
     gs_list_insert_tail(&loop->sessions, &s->link);
     loop->nsessions++;
     gs__ctr_add(&loop->st.accepts, 1);

@@ -41,5 +41,9 @@ void gs__sock_listen_close(gs__listener_t *l);
 intptr_t gs__sock_stream(const gs__addr_t *addr);
 /* Close a socket that no backend knows about yet. */
 void gs__sock_close(intptr_t fd);
+/* The peer address of a connected socket, as raw bytes in network order: returns 4 (IPv4, 4
+ * bytes in out) or 6 (IPv6, 16 bytes), or 0 if it cannot be read (the peer is already gone).
+ * For the per-address accept limits. Loop thread. */
+int gs__sock_peer(intptr_t fd, uint8_t out[16]);
 
 #endif /* GS_NET_SOCK_H */

@@ -105,3 +105,19 @@ intptr_t gs__sock_stream(const gs__addr_t *addr) {
 }
 
 void gs__sock_close(intptr_t fd) { closesocket((SOCKET)fd); }
+
+int gs__sock_peer(intptr_t fd, uint8_t out[16]) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (getpeername((SOCKET)fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        memcpy(out, &((struct sockaddr_in *)(void *)&ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss.ss_family == AF_INET6) {
+        memcpy(out, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, 16);
+        return 6;
+    }
+    return 0;
+}

@@ -50,7 +50,7 @@ typedef struct chat_limits {
     X(whispers, COUNTER, "whispers_total", "Whispers delivered.")                                  \
     X(errors_sent, COUNTER, "errors_sent_total", "Error replies sent.")                            \
     X(rate_limited, COUNTER, "rate_limited_total",                                                 \
-      "Requests of any type refused by the rate limit.")                                             \
+      "Requests of any type refused by the rate limit.")                                           \
     X(abusers_cut, COUNTER, "abusers_cut_total", "Sessions cut for flooding past the limit.")      \
     X(pre_login_cut, COUNTER, "pre_login_cut_total", "Sessions cut for a request before login.")   \
     X(rooms, GAUGE, "rooms", "Rooms open.")

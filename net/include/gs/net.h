@@ -126,7 +126,8 @@ gs_buf_t *gs_buf_frame(uint32_t msg_id, const void *body, uint32_t body_len);
     X(PROTOCOL, "protocol_error")         /* bad frame header: see frames_rejected */              \
     X(SHUTDOWN, "shutdown")               /* gs_net_stop() */                                      \
     X(CONNECT_FAILED, "connect_failed")   /* outgoing connect did not complete */                  \
-    X(NOMEM, "nomem")                     /* an allocation for this session failed */
+    X(NOMEM, "nomem")                     /* an allocation for this session failed */              \
+    X(ABUSE, "abuse")                     /* gs_session_cut(): the application judged it abusive */
 
 typedef enum {
 #define GS__CR_ENUM(name, str) GS_CLOSE_##name,
@@ -179,6 +180,12 @@ const char *gs_io_error_name(gs_io_error_t e);
     X(accepts, LOOP, COUNTER, "accepts_total", "Connections accepted.")                            \
     X(accept_refused, LOOP, COUNTER, "accepts_refused_total",                                      \
       "Connections accepted then closed at once: the session table was full.")                     \
+    X(accept_addr_sessions, LOOP, COUNTER, "accepts_addr_refused_sessions_total",                  \
+      "Connections closed at accept: their address held addr_max_sessions already.")               \
+    X(accept_addr_rate, LOOP, COUNTER, "accepts_addr_refused_rate_total",                          \
+      "Connections closed at accept: their address connected faster than addr_accept_rate.")       \
+    X(accept_addr_untracked, LOOP, COUNTER, "accepts_addr_untracked_total",                        \
+      "Connections let in untracked: the per-address table was full of live addresses.")           \
     X(connects, LOOP, COUNTER, "connects_total", "Outgoing connects completed.")                   \
     X(sessions_open, CALC, GAUGE, "sessions_open", "Sessions open now.")                           \
     X(sessions_total, LOOP, COUNTER, "sessions_opened_total",                                      \
@@ -328,6 +335,19 @@ typedef struct gs_net_config {
     uint32_t recv_rate_bytes;
     uint32_t recv_rate_frames;
     uint32_t recv_rate_burst_ms;
+    /* Per-address accept limits [0 = off]: one peer address (an IPv4 address, or an IPv6 /64)
+     * may hold at most addr_max_sessions sessions at once, and open at most addr_accept_rate per
+     * second beyond a burst of addr_accept_burst [2 x addr_accept_rate]; an accept over either
+     * is closed at once, before any callback, and counted (accept_addr_sessions,
+     * accept_addr_rate). A session cut for abuse (gs_session_cut, or the net layer's own cuts:
+     * protocol_error, recv_rate, frame_timeout, send_queue_*) empties its address's burst, so a
+     * client that reconnects after every cut is held to the rate. Loopback peers (127.0.0.0/8,
+     * ::1) are exempt unless addr_limit_loopback is set. One table for all IO threads, of
+     * max_sessions + 1024 addresses (docs/net.md "Fairness"). */
+    uint32_t addr_max_sessions;
+    uint32_t addr_accept_rate;
+    uint32_t addr_accept_burst;
+    int addr_limit_loopback;
     uint32_t frame_timeout_ms; /* a frame incomplete this long closes [10000]; UINT32_MAX off */
     uint32_t tick_ms;          /* deadline check period [100] */
     /* Send coalescing [0 = off]: a session with something to send waits up to this long before
@@ -428,6 +448,12 @@ int gs_session_disconnect(gs_net_t *net, gs_session_id_t id);
  * opened and flushed (or with the failed connect). If the peer does not take the bytes within
  * 2 s, the session closes anyway. on_close(LOCAL) follows. Any thread. Returns 0, GS_ESTALE. */
 int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id);
+/* Cut a session for misbehaviour (a flood, a bad request the policy does not forgive): as
+ * gs_session_close_flushed when flushed is non-zero (a last error reply goes out first), else as
+ * gs_session_disconnect; the close reason is abuse (on_close(ABUSE), disconnects{reason="abuse"})
+ * and, with per-address limits on, the peer's address loses its accept burst, so reconnecting
+ * at once after each cut gains the abuser nothing. Any thread. Returns 0, GS_ESTALE. */
+int gs_session_cut(gs_net_t *net, gs_session_id_t id, int flushed);
 
 /* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
 int gs_session_set_user(gs_net_t *net, gs_session_id_t id, void *session_user);
