@@ -168,7 +168,7 @@ static void bad_frame(gs_app_t *app, gs_session_id_t id, const char *what, uint3
     gs_log_limited(&app->log_session, GS_LOG_WARN, "content",
                    "session %llx: %s (message id 0x%08x, %s): disconnecting",
                    (unsigned long long)id, what, msg_id, gs_err_name(err));
-    gs_session_disconnect(app->net, id);
+    gs_session_cut(app->net, id, 0);
 }
 
 static void io_open(gs_net_t *net, gs_session_id_t id, void *su, void *user) {
@@ -224,7 +224,7 @@ static int admit(gs_app_t *app, gs_actor_t *a, gs_session_id_t id) {
                        "session %llx: %u frame jobs pending (%s): disconnecting",
                        (unsigned long long)id, mine,
                        own ? "max_session_jobs" : "its share of max_jobs");
-        gs_session_disconnect(app->net, id);
+        gs_session_cut(app->net, id, 0);
     }
     return 0;
 }
@@ -324,7 +324,7 @@ static void run_bad_frame_hook(gs_app_t *app, gs_ctx_t *ctx, const gs_bad_frame_
                    "session %llx: bad frame (message id 0x%08x, %s): closing",
                    (unsigned long long)ctx->session, bf->msg_id, gs_err_name(bf->err));
     ctx->actor->cut = 1;
-    gs_session_close_flushed(app->net, ctx->session);
+    gs_session_cut(app->net, ctx->session, 1);
 }
 
 static void run_frame(gs_app_t *app, gs_ctx_t *ctx, gs__job_t *job) {
@@ -609,6 +609,10 @@ int gs_app_broadcast(gs_app_t *app, const gs_session_id_t *to, size_t n,
 
 int gs_app_disconnect(gs_app_t *app, gs_session_id_t id) {
     return gs_session_disconnect(app->net, id);
+}
+
+int gs_app_cut(gs_app_t *app, gs_session_id_t id, int flushed) {
+    return gs_session_cut(app->net, id, flushed);
 }
 
 int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id) {

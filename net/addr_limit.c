@@ -188,15 +188,18 @@ gs__addr_verdict_t gs__addr_limit_acquire(gs__addr_limit_t *al, const gs__addr_k
         j = entry_new(al, key, now_ms);
     if (j) {
         gs__addr_entry_t *e = &al->entries[j - 1];
-        if (al->max_sessions && e->count >= al->max_sessions) {
-            v = GS__ADDR_TOO_MANY; /* checked first: a refusal for the count spends no token */
-        } else if (al->rate) {
+        /* The rate counts attempts, refused ones too: an address at its session count that
+         * retries at once would otherwise make the server accept and close as fast as it can
+         * connect, never held to the rate. */
+        if (al->rate) {
             refill(al, e, now_ms);
             if (e->tokens < MILLI)
                 v = GS__ADDR_TOO_FAST;
             else
                 e->tokens -= MILLI;
         }
+        if (v == GS__ADDR_OK && al->max_sessions && e->count >= al->max_sessions)
+            v = GS__ADDR_TOO_MANY;
         if (v == GS__ADDR_OK) {
             if (e->count++ == 0 && (e->idle_prv || al->idle_head == j))
                 idle_unlink(al, j - 1);

@@ -38,7 +38,8 @@ void gs__addr_key_make(gs__addr_key_t *key, int family, const uint8_t *addr);
 typedef enum {
     GS__ADDR_OK = 0,       /* accepted; *slot names the entry to release */
     GS__ADDR_TOO_MANY = 1, /* the address holds max_sessions already */
-    GS__ADDR_TOO_FAST = 2, /* its bucket is empty: more than rate accepts/s beyond the burst */
+    GS__ADDR_TOO_FAST = 2, /* its bucket is empty: more than rate attempts/s beyond the burst
+                            * (every attempt takes a token, refused ones too; checked first) */
 } gs__addr_verdict_t;
 
 /* No entry: the accept was allowed untracked (pool full of live entries). */

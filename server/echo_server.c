@@ -23,6 +23,10 @@
  * would lock every other client out. A minute is far above any echo client's gap between
  * frames (nginx keepalive_timeout is 75 s); benchmarks that want none pass 0. */
 #define IDLE_TIMEOUT_MS_DEFAULT 60000u
+/* Per-address accept limits: generous for people behind one NAT, tight for a reconnect flood;
+ * loopback is exempt unless --addr-limit-loopback (docs/net.md "Fairness"). */
+#define ADDR_MAX_SESSIONS_DEFAULT 64u
+#define ADDR_ACCEPT_RATE_DEFAULT  20u
 
 typedef struct server_opts {
     const char *host;
@@ -37,7 +41,9 @@ typedef struct server_opts {
     uint32_t recv_pause_bytes;                  /* 0: net default; UINT32_MAX: off */
     uint32_t recv_rate_bytes, recv_rate_frames; /* 0: off */
     uint32_t idle_timeout_ms;                   /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
-    const char *metrics;                        /* --metrics HOST:PORT, NULL: off */
+    uint32_t addr_max_sessions, addr_accept_rate, addr_accept_burst; /* 0: off / net default */
+    int addr_limit_loopback;
+    const char *metrics; /* --metrics HOST:PORT, NULL: off */
 } server_opts_t;
 
 typedef struct echo_server {
@@ -253,6 +259,16 @@ static void usage(FILE *f) {
             "                           burst; default off)\n"
             "  --idle-timeout-ms MS     close sessions silent for this long (default 60000;\n"
             "                           0: off)\n"
+            "  --addr-max-sessions N    sessions one peer address (IPv4, IPv6 /64) may hold\n"
+            "                           (default 64; 0: off)\n"
+            "  --addr-accept-rate N     connections per second one address may open beyond\n"
+            "                           its burst (default 20; 0: off); a cut for abuse\n"
+            "                           spends the burst\n"
+            "  --addr-accept-burst N    connections an address may open at once (default 2 x\n"
+            "                           the rate)\n"
+            "  --addr-limit-loopback    apply the per-address limits to 127.0.0.0/8 and ::1 too\n"
+            "                           (exempt by default)\n"
+
             "  --help                   show this text\n"
             "  --version                print the version and exit\n"
             "\n"
@@ -317,7 +333,8 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
         if (eq)
             inl = eq + 1;
 
-        static const char *const flags[] = {"--help", "-h", "--raw", "--stats"};
+        static const char *const flags[] = {"--help", "-h", "--raw", "--stats",
+                                            "--addr-limit-loopback"};
         static const char *const valued[] = {"--host",
                                              "--port",
                                              "--threads",
@@ -329,6 +346,9 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                                              "--recv-rate-bytes",
                                              "--recv-rate-frames",
                                              "--idle-timeout-ms",
+                                             "--addr-max-sessions",
+                                             "--addr-accept-rate",
+                                             "--addr-accept-burst",
                                              "--metrics"};
         int flag = 0, known = 0;
         for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
@@ -355,6 +375,17 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
             o->raw = 1;
         } else if (strcmp(name, "--stats") == 0) {
             o->stats = 1;
+        } else if (strcmp(name, "--addr-limit-loopback") == 0) {
+            o->addr_limit_loopback = 1;
+        } else if (strcmp(name, "--addr-max-sessions") == 0) {
+            if (parse_u32(name, v, 0, UINT32_MAX - 1u, &o->addr_max_sessions) != 0)
+                return -1;
+        } else if (strcmp(name, "--addr-accept-rate") == 0) {
+            if (parse_u32(name, v, 0, 1000000, &o->addr_accept_rate) != 0)
+                return -1;
+        } else if (strcmp(name, "--addr-accept-burst") == 0) {
+            if (parse_u32(name, v, 1, 1000000, &o->addr_accept_burst) != 0)
+                return -1;
         } else if (strcmp(name, "--host") == 0) {
             /* Checked by gs_net_listen (GS_EADDR: not a numeric IPv4 or IPv6 address), as in
              * gs-chat-server, so that this file needs no socket header. */
@@ -415,7 +446,9 @@ int main(int argc, char **argv) {
     server_opts_t o = {.host = "127.0.0.1",
                        .port = 7000,
                        .threads = 1,
-                       .idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT};
+                       .idle_timeout_ms = IDLE_TIMEOUT_MS_DEFAULT,
+                       .addr_max_sessions = ADDR_MAX_SESSIONS_DEFAULT,
+                       .addr_accept_rate = ADDR_ACCEPT_RATE_DEFAULT};
     int prc = parse_options(argc, argv, &o);
     if (prc > 0) {
         usage(stdout);
@@ -450,6 +483,10 @@ int main(int argc, char **argv) {
     cfg.recv_rate_bytes = o.recv_rate_bytes;
     cfg.recv_rate_frames = o.recv_rate_frames;
     cfg.idle_timeout_ms = o.idle_timeout_ms;
+    cfg.addr_max_sessions = o.addr_max_sessions;
+    cfg.addr_accept_rate = o.addr_accept_rate;
+    cfg.addr_accept_burst = o.addr_accept_burst;
+    cfg.addr_limit_loopback = o.addr_limit_loopback;
 
     srv.pool = gs_pool_create(NULL);
     if (!srv.pool) {

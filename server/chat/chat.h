@@ -71,6 +71,12 @@ typedef struct chat_server {
 } chat_server_t;
 
 /* ---- the server as a whole (server.c): used by main.c and by the tests --------------------- */
+/* The net's per-address accept limits, as gs-chat-server's options give them. */
+typedef struct chat_addr_limits {
+    uint32_t max_sessions, accept_rate, accept_burst; /* 0: off, off, 2 x rate */
+    int limit_loopback;
+} chat_addr_limits_t;
+
 typedef struct chat_server_config {
     const char *host; /* ["127.0.0.1"] */
     uint16_t port;    /* 0 picks one: read it with gs_app_listen_port(s->app) */
@@ -79,6 +85,7 @@ typedef struct chat_server_config {
     int on_io_thread;          /* handlers on the IO thread, no workers (run_on_io_thread) */
     uint32_t max_body;         /* largest message body, both ways (gs_app_config_t) [0: 64 KiB] */
     uint32_t max_session_jobs; /* frames queued per session (gs_app_config_t) [0: its default] */
+    chat_addr_limits_t addr;   /* per-address accept limits (gs_net_config_t.addr_*) [0: off] */
     chat_limits_t lim;
 } chat_server_config_t;
 

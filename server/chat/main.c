@@ -20,6 +20,7 @@ typedef struct opts {
     const char *host;
     uint16_t port;
     uint32_t io_threads, workers, max_sessions, send_delay_ms;
+    chat_addr_limits_t addr;
     int stats;
     const char *metrics; /* --metrics [HOST:]PORT, NULL: off */
     chat_limits_t lim;
@@ -61,6 +62,15 @@ static void usage(FILE *f) {
             "  --heartbeat-ms MS       silence that closes a session (default 30000)\n"
             "  --login-timeout-ms MS   connect to logged in, or the session is cut\n"
             "                          (default 10000)\n"
+            "  --addr-max-sessions N   sessions one peer address (IPv4, IPv6 /64) may hold\n"
+            "                          (default 64; 0: off)\n"
+            "  --addr-accept-rate N    connections per second one address may open beyond\n"
+            "                          its burst (default 20; 0: off); a cut for abuse\n"
+            "                          spends the burst\n"
+            "  --addr-accept-burst N   connections an address may open at once (default 2 x\n"
+            "                          the rate)\n"
+            "  --addr-limit-loopback   apply the per-address limits to 127.0.0.0/8 and ::1 too\n"
+            "                          (exempt by default)\n"
             "  --stats                 print counters to stderr once a second\n"
             "  --metrics [HOST:]PORT   serve Prometheus /metrics and /healthz there (off;\n"
             "                          HOST defaults to 127.0.0.1; port 0 picks one)\n"
@@ -78,6 +88,8 @@ static void defaults(opts_t *o) {
     o->io_threads = 1;
     o->workers = 2;
     o->max_sessions = 16384;
+    o->addr.max_sessions = 64; /* per-address accept limits: see --help and docs/net.md */
+    o->addr.accept_rate = 20;
     chat_limits_default(&o->lim);
 }
 
@@ -132,6 +144,14 @@ static int parse(int argc, char **argv, opts_t *o) {
             rc = cli_u32(&c, 100, 3600000, &l->login_timeout_ms);
         else if (cli_is(&c, "--heartbeat-ms"))
             rc = cli_u32(&c, 100, 3600000, &l->heartbeat_ms);
+        else if (cli_is(&c, "--addr-max-sessions"))
+            rc = cli_u32(&c, 0, UINT32_MAX - 1u, &o->addr.max_sessions);
+        else if (cli_is(&c, "--addr-accept-rate"))
+            rc = cli_u32(&c, 0, 1000000, &o->addr.accept_rate);
+        else if (cli_is(&c, "--addr-accept-burst"))
+            rc = cli_u32(&c, 1, 1000000, &o->addr.accept_burst);
+        else if (cli_is(&c, "--addr-limit-loopback"))
+            rc = cli_flag(&c, &o->addr.limit_loopback);
         else if (cli_is(&c, "--stats"))
             rc = cli_flag(&c, &o->stats);
         else if (cli_is(&c, "--metrics"))
@@ -208,6 +228,7 @@ int main(int argc, char **argv) {
                                 .on_io_thread = o.workers == 0,
                                 .max_sessions = o.max_sessions,
                                 .send_delay_ms = o.send_delay_ms,
+                                .addr = o.addr,
                                 .lim = o.lim};
     int rc = chat_server_start(&s, &cfg);
     if (rc != 0) {

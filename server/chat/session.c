@@ -62,11 +62,12 @@ static gs_text_verdict_t check_name(const char *s, uint32_t min_chars, uint32_t 
 }
 
 /* Cut the session after the reply just queued has gone out; its requests still queued are
- * ignored from now on. */
+ * ignored from now on. Counted as abuse by the net (reason abuse, and its address's accept
+ * burst is spent when per-address limits are on). */
 static void cut(gs_ctx_t *ctx, chat_session_t *cs) {
     if (cs)
         cs->cut = 1;
-    gs_app_close_flushed(ctx->app, ctx->session);
+    gs_app_cut(ctx->app, ctx->session, 1);
 }
 
 /* Anything but login before login: an error reply, then the session is cut

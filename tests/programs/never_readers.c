@@ -6,7 +6,8 @@
  * every connection was cut, 1 otherwise, 2 on a usage or setup error.
  * With --reconnect (the attacker of issue "fairness under abuse", item 1), each connection that is
  * cut is opened again at once, until the time runs out: then N counts every connection opened,
- * and the exit status is 0 unless a connect failed. */
+ * and the exit status is 0 unless a connect failed. With --source ADDR, every connection is made
+ * from that local IPv4 address (127.0.0.2, say: a peer of its own for the per-address limits). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,10 +33,20 @@ static uint64_t now_ms(void) {
 
 /* A blocking connect to 127.0.0.1:port with a small receive window, so the server's echoes back
  * up into its own queue sooner. Returns the socket, or -1 (logged). */
+static struct in_addr source; /* --source, 0: the kernel's choice */
+
 static int open_conn(int port) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && source.s_addr) {
+        struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr = source};
+        if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0) {
+            fprintf(stderr, "never-readers: bind: %s\n", strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
     /* A small send buffer too: the attacker's own copies into the kernel stay cheap, since on a
      * 2-core machine its CPU is taken from the honest client it runs beside. */
     int rcv = 4096, snd = 16384, one = 1;
@@ -54,9 +65,18 @@ static int open_conn(int port) {
 }
 
 int main(int argc, char **argv) {
-    int reconnect = argc == 5 && strcmp(argv[4], "--reconnect") == 0;
-    if (argc != 4 && !reconnect) {
-        fprintf(stderr, "usage: never-readers PORT CONNECTIONS SECONDS [--reconnect]\n");
+    int reconnect = 0, bad = argc < 4;
+    for (int i = 4; i < argc && !bad; i++) {
+        if (strcmp(argv[i], "--reconnect") == 0)
+            reconnect = 1;
+        else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+            bad = inet_pton(AF_INET, argv[++i], &source) != 1;
+        else
+            bad = 1;
+    }
+    if (bad) {
+        fprintf(stderr,
+                "usage: never-readers PORT CONNECTIONS SECONDS [--reconnect] [--source ADDR]\n");
         return 2;
     }
     int port = atoi(argv[1]), n = atoi(argv[2]), secs = atoi(argv[3]);

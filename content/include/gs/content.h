@@ -239,6 +239,11 @@ int gs_app_disconnect(gs_app_t *app, gs_session_id_t id);
  * error) before a cut. The session's frames that arrive meanwhile are dropped by the net (jobs
  * already queued still run). Its close handler runs later. */
 int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id);
+/* Cut a session for misbehaviour (gs_session_cut): as gs_app_close_flushed when flushed is
+ * non-zero, else as gs_app_disconnect; its close reason is abuse and, with the net's
+ * per-address limits on, its address loses its accept burst. The app's own cuts (bad frames
+ * under GS_BAD_FRAME_DISCONNECT, a session over its job budget) go this way. */
+int gs_app_cut(gs_app_t *app, gs_session_id_t id, int flushed);
 
 /* ---------------------------------------------------------------------------------------------
  * Counters.

@@ -336,8 +336,9 @@ typedef struct gs_net_config {
     uint32_t recv_rate_frames;
     uint32_t recv_rate_burst_ms;
     /* Per-address accept limits [0 = off]: one peer address (an IPv4 address, or an IPv6 /64)
-     * may hold at most addr_max_sessions sessions at once, and open at most addr_accept_rate per
-     * second beyond a burst of addr_accept_burst [2 x addr_accept_rate]; an accept over either
+     * may hold at most addr_max_sessions sessions at once, and connect at most addr_accept_rate
+     * times per second (refused attempts count) beyond a burst of addr_accept_burst
+     * [2 x addr_accept_rate]; an accept over either
      * is closed at once, before any callback, and counted (accept_addr_sessions,
      * accept_addr_rate). A session cut for abuse (gs_session_cut, or the net layer's own cuts:
      * protocol_error, recv_rate, frame_timeout, send_queue_*) empties its address's burst, so a
