@@ -224,6 +224,7 @@ struct gs_net {
     gs_log_limit_t log_close, log_reject;
     _Atomic int hist_on; /* gs_net_set_histograms */
     int addr_limit_on;   /* addr_max_sessions or addr_accept_rate set */
+    int ring_defaulted;  /* recv_buffers and recv_buffer_size left to the backend */
     gs__addr_limit_t addr_limit;
 };
 

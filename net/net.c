@@ -48,6 +48,7 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
     if (!net)
         return GS_ENOMEM;
     net->cfg = *cfg;
+    net->ring_defaulted = cfg->recv_buffers == 0 && cfg->recv_buffer_size == 0;
     apply_defaults(&net->cfg);
     const gs_net_config_t *c = &net->cfg;
     if (c->gather_max > GS__GATHER_LIMIT || c->io_threads > 256 ||

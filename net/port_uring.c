@@ -36,6 +36,22 @@ enum { TAG_IGNORE = 0, TAG_RECV = 1, TAG_CONNECT = 2, TAG_SEND = 3, TAG_ACCEPT =
 #define BGID          0
 #define ACCEPT_PAUSED 2 /* gs__listener_t.armed: paused after EMFILE, re-armed on a tick */
 
+/* Incrementally consumed buffer rings (kernel >= 6.12; liburing 2.3's headers predate them, and
+ * its io_uring_buf_reg calls the flags field `pad`). Probed at run time: an older kernel refuses
+ * the flag with -EINVAL and the ring is registered without it. */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+/* The ring when the application leaves its size to us and the kernel consumes buffers
+ * incrementally: one small ring that stays in L2 (../PERF-NOTES: 16 x 64 KiB reached 1.07-1.16x
+ * libuv where 256 x 32 KiB reached 0.5-0.7x at 4 KiB messages), every buffer shared by many
+ * receives instead of one buffer per receive. */
+#define INC_DEFAULT_BUFS 16u
+#define INC_DEFAULT_SIZE (64u * 1024u)
+
 struct gs__port {
     struct io_uring ring;
     int ring_ready;
@@ -46,6 +62,7 @@ struct gs__port {
     int tearing_down;
     /* provided receive buffers */
     int use_pbuf, use_multishot;
+    int use_inc;   /* IOU_PBUF_RING_INC: the kernel fills each buffer across several receives */
     int use_share; /* multishot receives carry a length cap (recv_share_bytes) */
     struct io_uring_buf_ring *br;
     size_t br_size;
@@ -57,9 +74,12 @@ struct gs__port {
      * reaches 0. Loop thread only: lends released on other threads come back through `returns`
      * and are counted off here. */
     uint32_t *brefs;
+    uint32_t *boff;     /* incremental rings: bytes of each buffer the kernel has filled */
+    uint32_t *blends;   /* lends outstanding per buffer (a buffer with any counts in `lent`) */
     int cur_bid;        /* the buffer gs__on_recv is delivering, or -1 */
-    uint32_t lent;      /* buffers kept out of the ring by lends */
-    uint32_t lends_out; /* lends not yet returned, at most LENDS_PER_BUF x nbufs */
+    uint32_t lent;      /* buffers with lends outstanding: kept out of the ring by them */
+    uint32_t lends_max; /* lends out at once, at most (see gs__port_lend) */
+    uint32_t lends_out; /* lends not yet returned */
     struct lend *free_lends;
     struct lend_chunk *lend_chunks;
     gs_mpsc_t returns;
@@ -79,10 +99,12 @@ typedef struct lend {
 } lend_t;
 
 #define LENDS_PER_CHUNK 256
-/* Lends outstanding per receive buffer of the ring, on average: this bounds the descriptors a
- * loop ever allocates (8 x 256 buffers x 88 bytes = 176 KiB by default), which are kept for reuse
- * and not given back, whatever a slow peer or a handler holds on to. */
-#define LENDS_PER_BUF 8u
+/* Lends outstanding at once: 8 per receive buffer, and with incremental rings (where one buffer
+ * holds many frames) one per 256 bytes of ring. This bounds the descriptors a loop ever
+ * allocates (2 048 x 88 bytes = 176 KiB with either default ring), which are kept for reuse and
+ * not given back, whatever a slow peer or a handler holds on to. */
+#define LENDS_PER_BUF  8u
+#define LEND_MIN_BYTES 256u
 typedef struct lend_chunk {
     struct lend_chunk *next;
     lend_t lends[LENDS_PER_CHUNK];
@@ -168,53 +190,78 @@ static int probe_ops(gs__port_t *p) {
     return ok ? 0 : GS_ENOTSUP;
 }
 
-static void pbuf_setup(gs__port_t *p, const gs_net_config_t *cfg) {
+/* Register a ring of nbufs entries at mem, incrementally consumed if inc. 0 or -errno. */
+static int register_ring(gs__port_t *p, void *mem, uint32_t nbufs, int inc) {
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)(uintptr_t)mem;
+    reg.ring_entries = nbufs;
+    reg.bgid = BGID;
+    reg.pad = inc ? IOU_PBUF_RING_INC : 0; /* the flags field */
+    return io_uring_register_buf_ring(&p->ring, &reg, 0);
+}
+
+static void pbuf_setup(gs__port_t *p, const gs_net_config_t *cfg, int size_defaulted) {
     p->use_pbuf = 0;
     if (cfg->disable_provided_buffers)
         return;
-    p->nbufs = cfg->recv_buffers;
-    p->bufsize = cfg->recv_buffer_size;
-    p->br_size = sizeof(struct io_uring_buf) * p->nbufs;
+    /* Room for the larger of the two rings we may register. */
+    uint32_t ring_max = cfg->recv_buffers > INC_DEFAULT_BUFS ? cfg->recv_buffers : INC_DEFAULT_BUFS;
+    p->br_size = sizeof(struct io_uring_buf) * ring_max;
     void *mem = mmap(NULL, p->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (mem == MAP_FAILED)
         return;
     p->br = mem;
-    p->bufs = malloc((size_t)p->nbufs * p->bufsize);
-    if (!p->bufs) {
-        munmap(mem, p->br_size);
-        p->br = NULL;
-        return;
+    /* Incremental first, with the small default ring if the size is ours to choose; a kernel
+     * before 6.12 refuses the flag and gets the configured ring, consumed a buffer per receive. */
+    int rc = -EINVAL;
+    if (!cfg->disable_incremental_buffers) {
+        p->nbufs = size_defaulted ? INC_DEFAULT_BUFS : cfg->recv_buffers;
+        p->bufsize = size_defaulted ? INC_DEFAULT_SIZE : cfg->recv_buffer_size;
+        rc = register_ring(p, mem, p->nbufs, 1);
+        p->use_inc = rc == 0;
     }
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof(reg));
-    reg.ring_addr = (unsigned long)(uintptr_t)mem;
-    reg.ring_entries = p->nbufs;
-    reg.bgid = BGID;
-    int rc = io_uring_register_buf_ring(&p->ring, &reg, 0);
+    if (rc == -EINVAL) {
+        p->nbufs = cfg->recv_buffers;
+        p->bufsize = cfg->recv_buffer_size;
+        rc = register_ring(p, mem, p->nbufs, 0);
+    }
+    if (rc == 0) {
+        p->bufs = malloc((size_t)p->nbufs * p->bufsize);
+        p->brefs = calloc(p->nbufs, sizeof(*p->brefs));
+        p->boff = calloc(p->nbufs, sizeof(*p->boff));
+        p->blends = calloc(p->nbufs, sizeof(*p->blends));
+        if (!p->bufs || !p->brefs || !p->boff || !p->blends) {
+            io_uring_unregister_buf_ring(&p->ring, BGID);
+            rc = -ENOMEM;
+        }
+    }
     if (rc != 0) {
         gs_log(GS_LOG_INFO, GS__LOG, "no provided buffer ring (%s): one buffer per session",
                strerror(-rc));
         free(p->bufs);
+        free(p->brefs);
+        free(p->boff);
+        free(p->blends);
         munmap(mem, p->br_size);
         p->bufs = NULL;
+        p->brefs = p->boff = p->blends = NULL;
         p->br = NULL;
+        p->use_inc = 0;
         return;
     }
     io_uring_buf_ring_init(p->br);
     p->mask = io_uring_buf_ring_mask(p->nbufs);
-    for (uint32_t i = 0; i < p->nbufs; i++)
+    for (uint32_t i = 0; i < p->nbufs; i++) {
         io_uring_buf_ring_add(p->br, p->bufs + (size_t)i * p->bufsize, p->bufsize,
                               (unsigned short)i, p->mask, (int)i);
-    io_uring_buf_ring_advance(p->br, (int)p->nbufs);
-    p->brefs = calloc(p->nbufs, sizeof(*p->brefs));
-    if (!p->brefs) {
-        io_uring_unregister_buf_ring(&p->ring, BGID);
-        free(p->bufs);
-        munmap(mem, p->br_size);
-        p->bufs = NULL;
-        p->br = NULL;
-        return;
+        p->brefs[i] = (uint32_t)p->use_inc; /* the kernel's, while it may still fill it */
     }
+    io_uring_buf_ring_advance(p->br, (int)p->nbufs);
+    uint64_t by_bytes = (uint64_t)p->nbufs * p->bufsize / LEND_MIN_BYTES;
+    p->lends_max = LENDS_PER_BUF * p->nbufs;
+    if (p->use_inc && by_bytes > p->lends_max)
+        p->lends_max = (uint32_t)(by_bytes < UINT32_MAX ? by_bytes : UINT32_MAX);
     p->use_pbuf = 1;
 }
 
@@ -244,7 +291,13 @@ int gs__port_init(gs__loop_t *loop) {
         free(p);
         return rc;
     }
-    pbuf_setup(p, cfg);
+    pbuf_setup(p, cfg, loop->net->ring_defaulted);
+    if (p->use_pbuf && loop->net->ring_defaulted) {
+        /* Say what the ring is (gs_net_config): the size was ours to pick. gs_net_create runs
+         * this on its own thread, before any IO thread reads the config. */
+        loop->net->cfg.recv_buffers = p->nbufs;
+        loop->net->cfg.recv_buffer_size = p->bufsize;
+    }
     p->use_multishot = p->use_pbuf; /* multishot recv needs provided buffers */
     p->use_share = p->use_multishot && cfg->recv_share_bytes != UINT32_MAX;
     loop->port = p;
@@ -263,14 +316,16 @@ void gs__port_fini(gs__loop_t *loop) {
     io_uring_queue_exit(&p->ring);
     if (p->br)
         munmap(p->br, p->br_size);
-    if (p->lent)
+    if (p->lends_out)
         gs_log(GS_LOG_ERROR, GS__LOG,
-               "%u receive buffer(s) still lent at destroy: a gs_net_frame_hold buffer was "
-               "not released; its memory is kept",
-               p->lent);
+               "%u receive buffer slice(s) still lent at destroy: a gs_net_frame_hold buffer "
+               "was not released; the receive buffers' memory is kept",
+               p->lends_out);
     else
         free(p->bufs);
     free(p->brefs);
+    free(p->boff);
+    free(p->blends);
     while (p->lend_chunks) {
         lend_chunk_t *c = p->lend_chunks;
         p->lend_chunks = c->next;
@@ -500,21 +555,19 @@ void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
 /* ---- completions ------------------------------------------------------------------------- */
 
 static void recycle_buffer(gs__port_t *p, unsigned bid) {
+    p->boff[bid] = 0;
+    p->brefs[bid] = (uint32_t)p->use_inc; /* the kernel's reference again */
     io_uring_buf_ring_add(p->br, p->bufs + (size_t)bid * p->bufsize, p->bufsize,
                           (unsigned short)bid, p->mask, 0);
     io_uring_buf_ring_advance(p->br, 1);
 }
 
-/* Loop thread: one reference to buffer bid is gone; the last one puts it back in the ring. A
- * buffer that was lent (kept past its completion) counts out of `lent` then. */
-static void buffer_put(gs__port_t *p, unsigned bid, int was_lent) {
-    if (--p->brefs[bid] != 0)
-        return;
-    if (was_lent) {
-        p->lent--;
-        gs__ctr_add(&p->lent_gauge, (uint64_t)-1);
-    }
-    recycle_buffer(p, bid);
+/* Loop thread: one reference to buffer bid is gone; the last one puts it back in the ring.
+ * References: the kernel's while it may still fill the buffer (incremental rings), the
+ * delivering completion's, one per lend. */
+static void buffer_put(gs__port_t *p, unsigned bid) {
+    if (--p->brefs[bid] == 0)
+        recycle_buffer(p, bid);
 }
 
 /* Loop thread: a lend's last reference is gone. */
@@ -523,7 +576,11 @@ static void lend_return(gs__port_t *p, lend_t *l) {
     l->next_free = p->free_lends;
     p->free_lends = l;
     p->lends_out--;
-    buffer_put(p, bid, 1);
+    if (--p->blends[bid] == 0) {
+        p->lent--;
+        gs__ctr_add(&p->lent_gauge, (uint64_t)-1);
+    }
+    buffer_put(p, bid);
 }
 
 static void lend_release(gs_buf_t *b) {
@@ -553,7 +610,7 @@ gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
         return NULL;
     /* At most half the ring may be out on loan, so receiving never starves for long, whoever
      * holds on to what it was lent (a slow peer's queue, a handler keeping frames). */
-    if (p->lent >= p->nbufs / 2 || p->lends_out >= LENDS_PER_BUF * p->nbufs)
+    if ((p->blends[p->cur_bid] == 0 && p->lent >= p->nbufs / 2) || p->lends_out >= p->lends_max)
         return NULL;
     lend_t *l = p->free_lends;
     if (!l) {
@@ -575,6 +632,10 @@ gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
     gs_buf_init(&l->buf, data, len, lend_release);
     l->buf.charge = len + (uint32_t)sizeof(*l);
     p->brefs[p->cur_bid]++;
+    if (p->blends[p->cur_bid]++ == 0) {
+        p->lent++;
+        gs__ctr_add(&p->lent_gauge, 1);
+    }
     return &l->buf;
 }
 
@@ -599,21 +660,22 @@ static void on_recv_cqe(gs__loop_t *loop, gs__session_t *s, struct io_uring_cqe 
     if (res > 0) {
         if (cqe->flags & IORING_CQE_F_BUFFER) {
             unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-            p->brefs[bid] = 1;
+            /* An incremental ring hands out each buffer in consecutive pieces: this one starts
+             * where the last ended, and BUF_MORE says the kernel will fill more of it. */
+            uint8_t *data = p->bufs + (size_t)bid * p->bufsize + p->boff[bid];
+            int kernel_done = !p->use_inc || !(cqe->flags & IORING_CQE_F_BUF_MORE);
+            if (p->use_inc)
+                p->boff[bid] += (uint32_t)res;
+            p->brefs[bid]++;
             p->cur_bid = (int)bid;
-            gs__on_recv(s, p->bufs + (size_t)bid * p->bufsize, (size_t)res);
+            gs__on_recv(s, data, (size_t)res);
             p->cur_bid = -1;
-            /* The framer copied what it must keep: the buffer goes back at once, unless a
-             * callback was lent part of it (gs_net_frame_hold); then it goes back with the last
-             * lend, and at most half the ring is ever out that way. */
-            if (p->brefs[bid] == 1) {
-                p->brefs[bid] = 0;
-                recycle_buffer(p, bid);
-            } else {
-                p->lent++;
-                gs__ctr_add(&p->lent_gauge, 1);
-                buffer_put(p, bid, 1);
-            }
+            /* The framer copied what it must keep: the buffer goes back once the kernel is done
+             * with it, unless a callback was lent part of it (gs_net_frame_hold); then it goes
+             * back with the last lend, and at most half the ring is ever kept out that way. */
+            if (kernel_done && p->use_inc)
+                p->brefs[bid]--; /* the kernel's: the delivery's keeps it above 0 */
+            buffer_put(p, bid);
         } else {
             gs__on_recv(s, ((uring_sess_t *)s->port_data)->rbuf, (size_t)res);
         }

@@ -362,6 +362,9 @@ typedef struct gs_net_config {
     uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
     uint32_t recv_buffer_size;    /* bytes each [16 KiB] */
     int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
+    /* test/fallback: each receive takes a whole ring buffer, as on kernels before 6.12, instead
+     * of the kernel filling each buffer across receives (IOU_PBUF_RING_INC) */
+    int disable_incremental_buffers;
     /* Test knob (docs/testing.md E02): submit at most a random 1..debug_send_max bytes per send, so
      * every send may come back short and the resubmission path runs. 0 = off. */
     uint32_t debug_send_max;
