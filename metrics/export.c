@@ -63,7 +63,7 @@ void gs_metrics_write_net(gs_expo_t *w, gs_net_t *net) {
     GS_NET_HIST_MAP(NET_HIST)
 #undef NET_HIST
     free(st);
-    gs_label_t be = {"backend", gs_net_backend_name()};
+    gs_label_t be = {"backend", gs_net_backend_name(net)};
     gs_expo_family(w, "gs_net_backend_info", GS_METRIC_GAUGE, "The IO backend in use (always 1).");
     gs_expo_sample(w, "gs_net_backend_info", &be, 1, 1);
     gs_expo_family(w, "gs_net_io_threads", GS_METRIC_GAUGE, "IO threads of the net instance.");

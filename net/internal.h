@@ -171,7 +171,8 @@ struct gs__loop {
     uint32_t index;
     gs_thread_t *thread;
     gs__port_t *port;
-    uint64_t now_ms; /* cached at each iteration */
+    uint64_t now_ms;           /* cached at each iteration */
+    uint64_t accept_resume_ms; /* accepting paused for lack of descriptors until then (0: not) */
     uint64_t next_tick_ms;
     int stopping;    /* loop thread copy of net->stopping */
     int closing_all; /* flush deadline passed: every session closed */
@@ -210,6 +211,9 @@ struct gs__listener {
 
 struct gs_net {
     gs_net_config_t cfg;
+    const gs__port_ops_t *ops; /* the backend in use, chosen at gs_net_create */
+    /* Why the last backend tried refused to start (its init writes it; logged by the core). */
+    char backend_refused[128];
     gs__session_table_t table;
     gs__session_t *sessions; /* capacity entries, parallel to the table */
     uint32_t nloops;
@@ -227,6 +231,47 @@ struct gs_net {
     int ring_defaulted;  /* recv_buffers and recv_buffer_size left to the backend */
     gs__addr_limit_t addr_limit;
 };
+
+/* ---- the backend's operations (port.h), through the net's table ---- */
+static inline int gs__port_init(gs__loop_t *loop) { return loop->net->ops->init(loop); }
+static inline void gs__port_fini(gs__loop_t *loop) { loop->net->ops->fini(loop); }
+/* Any thread: make the loop's thread look at its inbox soon. One signal per sleep, however many
+ * producers: the loop clears wake_pending before it drains its inbox, so a push after that point
+ * signals again. */
+static inline void gs__port_wake(gs__loop_t *loop) {
+    if (atomic_exchange_explicit(&loop->wake_pending, 1, memory_order_seq_cst) == 0)
+        loop->net->ops->signal(loop);
+}
+static inline int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
+    return loop->net->ops->accept_start(loop, l);
+}
+static inline void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
+    loop->net->ops->accept_stop(loop, l);
+}
+static inline int gs__port_recv_start(gs__session_t *s) { return s->net->ops->recv_start(s); }
+static inline void gs__port_recv_pause(gs__session_t *s) { s->net->ops->recv_pause(s); }
+static inline int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
+    return s->net->ops->send(s, req);
+}
+static inline int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
+    return s->net->ops->connect_prepare(s, addr);
+}
+static inline int gs__port_connect(gs__session_t *s) { return s->net->ops->connect(s); }
+static inline void gs__port_cancel(gs__session_t *s) { s->net->ops->cancel(s); }
+static inline void gs__port_session_release(gs__session_t *s) { s->net->ops->session_release(s); }
+static inline void gs__port_close_fd(gs__loop_t *loop, intptr_t fd) {
+    loop->net->ops->close_fd(fd);
+}
+static inline gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+    return loop->net->ops->lend ? loop->net->ops->lend(loop, data, len) : NULL;
+}
+static inline void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
+    loop->net->ops->stats(loop, out);
+}
+
+/* loop.c: the IO thread's body, one for every backend: poll, batch end, ticks, accept pauses;
+ * returns once the loop is stopping and has no session and no operation left. */
+void gs__loop_run(gs__loop_t *loop);
 
 /* The loop whose thread is running the caller, or NULL on any other thread. */
 extern _Thread_local gs__loop_t *gs__tls_loop;

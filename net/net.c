@@ -42,6 +42,98 @@ static void apply_defaults(gs_net_config_t *c) {
     }
 }
 
+static const struct {
+    const char *name;
+    gs_net_backend_t kind;
+} backend_names[] = {{"auto", GS_NET_BACKEND_AUTO},
+                     {"io_uring", GS_NET_BACKEND_IO_URING},
+                     {"epoll", GS_NET_BACKEND_EPOLL},
+                     {"iocp", GS_NET_BACKEND_IOCP}};
+
+int gs_net_backend_parse(const char *name, gs_net_backend_t *out) {
+    for (size_t i = 0; name && i < sizeof backend_names / sizeof backend_names[0]; i++) {
+        if (strcmp(name, backend_names[i].name) == 0) {
+            *out = backend_names[i].kind;
+            return 0;
+        }
+    }
+    return GS_EINVAL;
+}
+
+/* The backend asked for: the config's, or with auto the environment's (GS_NET_BACKEND). */
+static gs_net_backend_t wanted_backend(const gs_net_config_t *c) {
+    if (c->backend != GS_NET_BACKEND_AUTO)
+        return c->backend;
+    const char *env = getenv("GS_NET_BACKEND");
+    gs_net_backend_t b = GS_NET_BACKEND_AUTO;
+    if (env && *env && gs_net_backend_parse(env, &b) != 0)
+        gs_log(GS_LOG_WARN, GS__LOG,
+               "GS_NET_BACKEND=%s: not auto, io_uring, epoll or iocp; "
+               "ignored",
+               env);
+    return b;
+}
+
+/* Init every loop's backend state with ops; on failure nothing of it is left. */
+static int init_loops(gs_net_t *net, const gs__port_ops_t *ops) {
+    net->ops = ops;
+    net->backend_refused[0] = '\0';
+    for (uint32_t i = 0; i < net->nloops; i++) {
+        int rc = ops->init(&net->loops[i]);
+        if (rc) {
+            for (uint32_t j = 0; j < i; j++)
+                ops->fini(&net->loops[j]);
+            net->ops = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Pick the backend (gs__port_backends: this build's, in auto's order of preference) and set up
+ * every loop on it. With auto, a backend the host refuses (GS_ENOTSUP: a seccomp filter, a
+ * sysctl, an old kernel) is logged once with the reason and the next one is tried. */
+static int start_backend(gs_net_t *net) {
+    gs_net_backend_t want = wanted_backend(&net->cfg);
+    const gs_net_config_t asked = net->cfg; /* a backend may fill in what was left to it */
+    int rc = GS_ENOTSUP;
+    for (const gs__port_backend_t *b = gs__port_backends; b->ops; b++) {
+        if (want != GS_NET_BACKEND_AUTO && want != b->kind)
+            continue;
+        net->cfg = asked;
+        rc = init_loops(net, b->ops);
+        if (rc == 0)
+            break;
+        if (rc != GS_ENOTSUP || want != GS_NET_BACKEND_AUTO) {
+            gs_log(GS_LOG_ERROR, GS__LOG, "%s backend: %s", b->ops->name,
+                   net->backend_refused[0] ? net->backend_refused : gs_strerror(rc));
+            return rc;
+        }
+        if (b[1].ops)
+            gs_log(GS_LOG_WARN, GS__LOG, "%s refused (%s): using %s", b->ops->name,
+                   net->backend_refused[0] ? net->backend_refused : gs_strerror(rc),
+                   b[1].ops->name);
+        else
+            gs_log(GS_LOG_ERROR, GS__LOG, "%s refused (%s)", b->ops->name,
+                   net->backend_refused[0] ? net->backend_refused : gs_strerror(rc));
+    }
+    if (rc == GS_ENOTSUP && !net->ops && want != GS_NET_BACKEND_AUTO) {
+        int built = 0;
+        for (const gs__port_backend_t *b = gs__port_backends; b->ops; b++)
+            built |= b->kind == want;
+        if (!built)
+            gs_log(GS_LOG_ERROR, GS__LOG, "backend %s is not in this build",
+                   backend_names[want].name);
+    }
+    if (rc)
+        return rc;
+    /* A backend that carries fewer buffers per send gathers fewer, rather than splitting each
+     * gather into "short" sends. */
+    if (net->cfg.gather_max > net->ops->gather_limit)
+        net->cfg.gather_max = net->ops->gather_limit;
+    return 0;
+}
+
 int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
     *out = NULL;
     gs_net_t *net = calloc(1, sizeof(*net));
@@ -57,10 +149,6 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
         free(net);
         return GS_EINVAL;
     }
-    /* A backend that carries fewer buffers per send gathers fewer, rather than splitting each
-     * gather into "short" sends. */
-    if (net->cfg.gather_max > gs__port_gather_limit())
-        net->cfg.gather_max = gs__port_gather_limit();
     int rc = gs__sock_init();
     if (rc) {
         free(net);
@@ -106,13 +194,10 @@ int gs_net_create(gs_net_t **out, const gs_net_config_t *cfg) {
 #define HIST_INIT(f, bounds, n, metric, help) gs_hist_init(&loop->h_##f, bounds, n);
         GS_NET_HIST_MAP(HIST_INIT)
 #undef HIST_INIT
-        rc = gs__port_init(loop);
-        if (rc) {
-            for (uint32_t j = 0; j < i; j++)
-                gs__port_fini(&net->loops[j]);
-            goto fail;
-        }
     }
+    rc = start_backend(net);
+    if (rc)
+        goto fail;
     *out = net;
     return 0;
 fail:
@@ -166,7 +251,7 @@ uint16_t gs_net_listen_port(gs_net_t *net) {
 static void loop_main(void *arg) {
     gs__loop_t *loop = arg;
     gs__tls_loop = loop;
-    gs__port_run(loop);
+    gs__loop_run(loop);
     gs__tls_loop = NULL;
 }
 
@@ -540,7 +625,6 @@ int gs_net_io_stats(gs_net_t *net, uint32_t io_thread, gs_net_stats_t *out) {
     return 0;
 }
 
-/* Set by net/CMakeLists.txt, which picks the backend's file. */
-const char *gs_net_backend_name(void) { return GS_NET_BACKEND_NAME; }
+const char *gs_net_backend_name(const gs_net_t *net) { return net->ops->name; }
 
 const gs_net_config_t *gs_net_config(gs_net_t *net) { return &net->cfg; }

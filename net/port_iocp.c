@@ -14,6 +14,7 @@
 #include <ws2tcpip.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@
 
 /* Buffers per WSASend. wine 8.0 fails a WSASend with more than 1024 buffers *and* still queues
  * a completion for it, which would release the request twice, so the backend stays well below
- * that: gs_net_create lowers gather_max to this (gs__port_gather_limit), and gs__port_send caps
+ * that: gs_net_create lowers gather_max to this (gs__port_gather_limit), and iocp_send caps
  * again, letting the core's short-send path post the rest, should a request ever be longer. */
 #define IOCP_WSABUF_MAX 64u
 /* AcceptEx requests kept posted on each listening socket. */
@@ -79,12 +80,11 @@ typedef struct iocp_sess {
 struct gs__port {
     HANDLE iocp;
     int tearing_down;
-    uint64_t rng;              /* debug_send_max's random lengths */
-    uint64_t accept_resume_ms; /* failed AcceptEx posts are retried at this tick (0: none) */
-    uint32_t next_target;      /* loop 0: round robin of accepted sockets */
+    uint64_t rng;         /* debug_send_max's random lengths */
+    uint32_t next_target; /* loop 0: round robin of accepted sockets */
     LPFN_CONNECTEX connectex;
     /* counters (written by the loop thread only) */
-    gs__ctr_t io_in_flight, accept_pauses;
+    gs__ctr_t io_in_flight;
     gs__ctr_t io_posted, io_completed, io_eof, io_failed, io_failed_by[GS_IOERR__COUNT];
     gs__ctr_t port_wakeups, port_handoffs, port_timeouts, port_errors;
     DWORD logged_codes[8]; /* "other" error codes already logged */
@@ -169,7 +169,7 @@ static ev_t classify(gs__port_t *p, const OVERLAPPED_ENTRY *e, uint32_t kind, DW
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-int gs__port_init(gs__loop_t *loop) {
+static int iocp_init(gs__loop_t *loop) {
     gs__port_t *p = calloc(1, sizeof(*p));
     if (!p)
         return GS_ENOMEM;
@@ -186,7 +186,7 @@ int gs__port_init(gs__loop_t *loop) {
     return 0;
 }
 
-void gs__port_fini(gs__loop_t *loop) {
+static void iocp_fini(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     if (!p)
         return;
@@ -225,16 +225,11 @@ static void *extension(SOCKET s, GUID guid) {
     return fn;
 }
 
-uint32_t gs__port_gather_limit(void) { return IOCP_WSABUF_MAX; }
-
 /* ---- wake-up ----------------------------------------------------------------------------- */
 
-void gs__port_wake(gs__loop_t *loop) {
-    /* One packet per sleep, however many producers: the loop clears wake_pending before it
-     * drains its inbox, so a push after that point posts again. It also serves gs_net_stop:
+static void iocp_signal(gs__loop_t *loop) {
+    /* One packet per sleep (the core exchanges wake_pending first). It also serves gs_net_stop:
      * closing a port does not wake its waiters under wine, a posted packet does. */
-    if (atomic_exchange_explicit(&loop->wake_pending, 1, memory_order_seq_cst) != 0)
-        return;
     if (!PostQueuedCompletionStatus(loop->port->iocp, 0, KEY_WAKE, NULL))
         gs_log(GS_LOG_ERROR, GS__LOG, "PostQueuedCompletionStatus: error %lu",
                (unsigned long)GetLastError());
@@ -270,15 +265,13 @@ static void post_accept(gs__loop_t *loop, iocp_listener_t *il, accept_op_t *a) {
     if (err) {
         /* Out of sockets or memory: posting again now would fail again. Retry at the next tick;
          * connections wait in the backlog meanwhile. */
-        if (gs__ctr_get(&p->accept_pauses) % 100 == 0)
-            gs_log(GS_LOG_WARN, GS__LOG, "AcceptEx: WSA error %d: retrying in %u ms", err,
-                   loop->net->cfg.tick_ms);
-        gs__ctr_add(&p->accept_pauses, 1);
-        p->accept_resume_ms = loop->now_ms + loop->net->cfg.tick_ms;
+        char why[48];
+        snprintf(why, sizeof why, "AcceptEx: WSA error %d", err);
+        gs__loop_accept_pause(loop, why);
     }
 }
 
-int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
+static int iocp_accept_start(gs__loop_t *loop, gs__listener_t *l) {
     /* The shared listening socket belongs to loop 0's port (a handle is associated with one
      * port); loop 0 hands what it accepts to the others. */
     if (loop->index != 0 || l->nfds == 0)
@@ -319,7 +312,7 @@ int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
     return 0;
 }
 
-void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
+static void iocp_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
     if (loop->index != 0 || !l->port_data || l->nfds == 0)
         return;
     l->armed[0] = 0;
@@ -377,16 +370,13 @@ static void on_accept(gs__loop_t *loop, accept_op_t *a, ev_t ev) {
     adopt(loop, l, s);
 }
 
-static void resume_accepts(gs__loop_t *loop) {
-    gs__port_t *p = loop->port;
-    if (!p->accept_resume_ms || loop->now_ms < p->accept_resume_ms)
-        return;
-    p->accept_resume_ms = 0;
-    if (loop->stopping || p->tearing_down)
+/* The core's accept pause is over: post the AcceptEx requests that failed again. */
+static void iocp_accept_resume(gs__loop_t *loop) {
+    if (loop->port->tearing_down)
         return;
     for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
         if (l->armed[0])
-            gs__port_accept_start(loop, l);
+            iocp_accept_start(loop, l);
 }
 
 /* ---- sessions ---------------------------------------------------------------------------- */
@@ -427,7 +417,7 @@ static int post_recv(gs__session_t *s) {
     return 0;
 }
 
-int gs__port_recv_start(gs__session_t *s) { return post_recv(s); }
+static int iocp_recv_start(gs__session_t *s) { return post_recv(s); }
 
 static void recv_finished(gs__session_t *s, int err) {
     gs__on_recv_end(s, err);
@@ -459,7 +449,7 @@ static void on_recv(gs__session_t *s, ev_t ev, DWORD code, DWORD bytes) {
 
 static iocp_op_t *send_op(gs__send_req_t *req) { return (iocp_op_t *)(void *)req->port_space; }
 
-int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
+static int iocp_send(gs__session_t *s, gs__send_req_t *req) {
     gs__port_t *p = s->loop->port;
     WSABUF wb[IOCP_WSABUF_MAX];
     uint32_t left = req->nbufs - req->iov_first;
@@ -501,7 +491,7 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
     return 0;
 }
 
-int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
+static int iocp_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
     iocp_sess_t *is = sess_data(s);
     if (!is)
         return GS_ENOMEM;
@@ -509,7 +499,7 @@ int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
     return 0;
 }
 
-int gs__port_connect(gs__session_t *s) {
+static int iocp_connect(gs__session_t *s) {
     gs__port_t *p = s->loop->port;
     iocp_sess_t *is = s->port_data;
     if (!is)
@@ -559,7 +549,7 @@ static void on_connect(gs__session_t *s, ev_t ev, DWORD code) {
     gs__session_put(s); /* the connect's reference */
 }
 
-void gs__port_cancel(gs__session_t *s) {
+static void iocp_cancel(gs__session_t *s) {
     if (s->fd == -1)
         return;
     /* Ends the pending receive, send or connect: each still completes (FALSE with its
@@ -574,13 +564,13 @@ void gs__port_cancel(gs__session_t *s) {
     }
 }
 
-void gs__port_recv_pause(gs__session_t *s) {
+static void iocp_recv_pause(gs__session_t *s) {
     /* One WSARecv at a time: it parks when it completes (on_recv). A receive waiting for data
      * costs nothing meanwhile. */
     (void)s;
 }
 
-void gs__port_session_release(gs__session_t *s) {
+static void iocp_session_release(gs__session_t *s) {
     free(s->port_data);
     s->port_data = NULL;
     if (s->fd != -1)
@@ -588,9 +578,9 @@ void gs__port_session_release(gs__session_t *s) {
     s->fd = -1;
 }
 
-void gs__port_close_fd(intptr_t fd) { closesocket((SOCKET)fd); }
+static void iocp_close_fd(intptr_t fd) { closesocket((SOCKET)fd); }
 
-gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+static gs_buf_t *iocp_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
     /* Each session receives into its own buffer and posts the next WSARecv into it at once:
      * lending it would stall the session. The core copies instead. */
     (void)loop;
@@ -599,10 +589,9 @@ gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
     return NULL;
 }
 
-void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
+static void iocp_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     gs__port_t *p = loop->port;
     out->io_in_flight = gs__ctr_get(&p->io_in_flight);
-    out->accept_pauses = gs__ctr_get(&p->accept_pauses);
     out->io_posted = gs__ctr_get(&p->io_posted);
     out->io_completed = gs__ctr_get(&p->io_completed);
     out->io_eof = gs__ctr_get(&p->io_eof);
@@ -692,27 +681,14 @@ static void wait_and_dispatch(gs__loop_t *loop, uint32_t wait_ms) {
         dispatch(loop, &ents[i]);
 }
 
-void gs__port_run(gs__loop_t *loop) {
+static void iocp_thread_start(gs__loop_t *loop) { (void)loop; }
+
+static void iocp_batch_end(gs__loop_t *loop) { (void)loop; }
+
+/* Accepting was stopped by the core: wait for the AcceptEx completions, then free them. */
+static void iocp_thread_end(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
-    loop->now_ms = gs_now_ms();
-    for (gs__listener_t *l = loop->net->listeners; l; l = l->next) {
-        int rc = gs__port_accept_start(loop, l);
-        if (rc)
-            gs_log(GS_LOG_ERROR, GS__LOG, "cannot accept on port %u: %s", (unsigned)l->port,
-                   gs_strerror(rc));
-    }
-    for (;;) {
-        wait_and_dispatch(loop, gs__loop_next_timeout_ms(loop));
-        gs__loop_after_batch(loop);
-        resume_accepts(loop);
-        if (gs__loop_done(loop))
-            break;
-    }
-    /* Every session is gone; retire the accepts and wait for their completions, so that
-     * io_in_flight is 0 when the thread ends. */
     p->tearing_down = 1;
-    for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
-        gs__port_accept_stop(loop, l);
     while (gs__ctr_get(&p->io_in_flight) > 0)
         wait_and_dispatch(loop, 100);
     for (gs__listener_t *l = loop->net->listeners; l; l = l->next) {
@@ -722,3 +698,28 @@ void gs__port_run(gs__loop_t *loop) {
         }
     }
 }
+
+const gs__port_ops_t gs__port_iocp_ops = {
+    .name = "iocp",
+    .gather_limit = IOCP_WSABUF_MAX,
+    .init = iocp_init,
+    .fini = iocp_fini,
+    .thread_start = iocp_thread_start,
+    .poll = wait_and_dispatch,
+    .batch_end = iocp_batch_end,
+    .thread_end = iocp_thread_end,
+    .signal = iocp_signal,
+    .accept_start = iocp_accept_start,
+    .accept_stop = iocp_accept_stop,
+    .accept_resume = iocp_accept_resume,
+    .recv_start = iocp_recv_start,
+    .recv_pause = iocp_recv_pause,
+    .send = iocp_send,
+    .connect_prepare = iocp_connect_prepare,
+    .connect = iocp_connect,
+    .cancel = iocp_cancel,
+    .session_release = iocp_session_release,
+    .close_fd = iocp_close_fd,
+    .lend = iocp_lend,
+    .stats = iocp_stats,
+};

@@ -9,6 +9,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -69,7 +70,7 @@ struct gs__port {
     uint8_t *bufs;
     uint32_t nbufs, bufsize;
     int mask;
-    /* Lending receive buffers (gs__port_lend): per buffer, the references of buffers lent out of
+    /* Lending receive buffers (uring_lend): per buffer, the references of buffers lent out of
      * it plus one while a completion delivers it; the buffer goes back to the ring when that
      * reaches 0. Loop thread only: lends released on other threads come back through `returns`
      * and are counted off here. */
@@ -78,15 +79,14 @@ struct gs__port {
     uint32_t *blends;   /* lends outstanding per buffer (a buffer with any counts in `lent`) */
     int cur_bid;        /* the buffer gs__on_recv is delivering, or -1 */
     uint32_t lent;      /* buffers with lends outstanding: kept out of the ring by them */
-    uint32_t lends_max; /* lends out at once, at most (see gs__port_lend) */
+    uint32_t lends_max; /* lends out at once, at most (see uring_lend) */
     uint32_t lends_out; /* lends not yet returned */
     struct lend *free_lends;
     struct lend_chunk *lend_chunks;
     gs_mpsc_t returns;
-    uint64_t rng;              /* debug_send_max's random lengths */
-    uint64_t accept_resume_ms; /* accepts paused for lack of descriptors resume then (0: none) */
+    uint64_t rng; /* debug_send_max's random lengths */
     /* counters (written by the loop thread only) */
-    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms, accept_pauses, lent_gauge;
+    gs__ctr_t io_in_flight, cq_overflows, enobufs, recv_rearms, lent_gauge;
 };
 
 /* A lent slice of a receive buffer: the net buffer the user holds, and where it came from. */
@@ -142,7 +142,8 @@ static struct io_uring_sqe *get_sqe(gs__port_t *p) {
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static int ring_setup(gs__port_t *p, const gs_net_config_t *cfg) {
+static int ring_setup(gs__port_t *p, gs_net_t *net) {
+    const gs_net_config_t *cfg = &net->cfg;
     /* Newest first; each fallback drops what an older kernel rejects with -EINVAL. */
     const unsigned variants[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
@@ -168,21 +169,29 @@ static int ring_setup(gs__port_t *p, const gs_net_config_t *cfg) {
         if (rc != -EINVAL)
             break;
     }
-    gs_log(GS_LOG_ERROR, GS__LOG, "io_uring_queue_init: %s", strerror(-rc));
-    return rc == -ENOSYS || rc == -EPERM ? GS_ENOTSUP : GS_ESYS;
+    /* Refused, not failed: a seccomp filter (Docker's default profile: EPERM), the sysctl
+     * kernel.io_uring_disabled (EPERM), gVisor or a kernel without io_uring (ENOSYS), or one
+     * too old for every variant (EINVAL). The core logs the reason once and, with backend auto,
+     * goes on with the next backend. */
+    snprintf(net->backend_refused, sizeof net->backend_refused, "io_uring_setup: %s",
+             strerror(-rc));
+    return rc == -ENOSYS || rc == -EPERM || rc == -EINVAL ? GS_ENOTSUP : GS_ESYS;
 }
 
-static int probe_ops(gs__port_t *p) {
+static int probe_ops(gs__port_t *p, gs_net_t *net) {
     struct io_uring_probe *probe = io_uring_get_probe_ring(&p->ring);
-    if (!probe)
+    if (!probe) {
+        snprintf(net->backend_refused, sizeof net->backend_refused, "io_uring probe refused");
         return GS_ENOTSUP;
+    }
     static const int needed[] = {IORING_OP_ACCEPT,      IORING_OP_CONNECT, IORING_OP_RECV,
                                  IORING_OP_SEND,        IORING_OP_SENDMSG, IORING_OP_READ,
                                  IORING_OP_ASYNC_CANCEL};
     int ok = 1;
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (!io_uring_opcode_supported(probe, needed[i])) {
-            gs_log(GS_LOG_ERROR, GS__LOG, "kernel io_uring lacks opcode %d", needed[i]);
+        if (ok && !io_uring_opcode_supported(probe, needed[i])) {
+            snprintf(net->backend_refused, sizeof net->backend_refused, "io_uring lacks opcode %d",
+                     needed[i]);
             ok = 0;
         }
     }
@@ -265,7 +274,7 @@ static void pbuf_setup(gs__port_t *p, const gs_net_config_t *cfg, int size_defau
     p->use_pbuf = 1;
 }
 
-int gs__port_init(gs__loop_t *loop) {
+static int uring_init(gs__loop_t *loop) {
     const gs_net_config_t *cfg = &loop->net->cfg;
     gs__port_t *p = calloc(1, sizeof(*p));
     if (!p)
@@ -274,13 +283,13 @@ int gs__port_init(gs__loop_t *loop) {
     p->cur_bid = -1;
     gs_mpsc_init(&p->returns);
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)loop->index;
-    int rc = ring_setup(p, cfg);
+    int rc = ring_setup(p, loop->net);
     if (rc) {
         free(p);
         return rc;
     }
     p->ring_ready = 1;
-    rc = probe_ops(p);
+    rc = probe_ops(p, loop->net);
     if (rc == 0) {
         p->evfd = eventfd(0, EFD_CLOEXEC);
         if (p->evfd < 0)
@@ -304,7 +313,7 @@ int gs__port_init(gs__loop_t *loop) {
     return 0;
 }
 
-void gs__port_fini(gs__loop_t *loop) {
+static void uring_fini(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     if (!p)
         return;
@@ -339,8 +348,6 @@ void gs__port_fini(gs__loop_t *loop) {
 
 /* ---- operations -------------------------------------------------------------------------- */
 
-uint32_t gs__port_gather_limit(void) { return GS__GATHER_LIMIT; }
-
 static void arm_wake(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     struct io_uring_sqe *sqe = get_sqe(p);
@@ -352,11 +359,7 @@ static void arm_wake(gs__loop_t *loop) {
     in_flight(p, 1);
 }
 
-void gs__port_wake(gs__loop_t *loop) {
-    /* One write per sleep, however many producers: the loop clears wake_pending before it
-     * drains its inbox, so a push after that point writes again. */
-    if (atomic_exchange_explicit(&loop->wake_pending, 1, memory_order_seq_cst) != 0)
-        return;
+static void uring_signal(gs__loop_t *loop) {
     uint64_t one = 1;
     ssize_t w;
     do {
@@ -364,7 +367,7 @@ void gs__port_wake(gs__loop_t *loop) {
     } while (w < 0 && errno == EINTR);
 }
 
-int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
+static int uring_accept_start(gs__loop_t *loop, gs__listener_t *l) {
     gs__port_t *p = loop->port;
     struct io_uring_sqe *sqe = get_sqe(p);
     if (!sqe)
@@ -378,7 +381,7 @@ int gs__port_accept_start(gs__loop_t *loop, gs__listener_t *l) {
     return 0;
 }
 
-void gs__port_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
+static void uring_accept_stop(gs__loop_t *loop, gs__listener_t *l) {
     gs__port_t *p = loop->port;
     if (l->armed[loop->index] == ACCEPT_PAUSED)
         l->armed[loop->index] = 0; /* nothing in the kernel to cancel */
@@ -432,9 +435,9 @@ static int post_recv(gs__session_t *s) {
     return 0;
 }
 
-int gs__port_recv_start(gs__session_t *s) { return post_recv(s); }
+static int uring_recv_start(gs__session_t *s) { return post_recv(s); }
 
-int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
+static int uring_send(gs__session_t *s, gs__send_req_t *req) {
     gs__port_t *p = s->loop->port;
     struct io_uring_sqe *sqe = get_sqe(p);
     if (!sqe)
@@ -472,7 +475,7 @@ int gs__port_send(gs__session_t *s, gs__send_req_t *req) {
     return 0;
 }
 
-int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
+static int uring_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
     uring_sess_t *us = sess_data(s);
     if (!us)
         return GS_ENOMEM;
@@ -481,7 +484,7 @@ int gs__port_connect_prepare(gs__session_t *s, const gs__addr_t *addr) {
     return 0;
 }
 
-int gs__port_connect(gs__session_t *s) {
+static int uring_connect(gs__session_t *s) {
     gs__port_t *p = s->loop->port;
     uring_sess_t *us = s->port_data;
     struct io_uring_sqe *sqe = get_sqe(p);
@@ -493,7 +496,7 @@ int gs__port_connect(gs__session_t *s) {
     return 0;
 }
 
-void gs__port_cancel(gs__session_t *s) {
+static void uring_cancel(gs__session_t *s) {
     gs__port_t *p = s->loop->port;
     /* shutdown() ends a pending recv (0 bytes) and send (EPIPE) at once and tells the peer;
      * cancel-by-fd also reaches a connect in progress. A plain close() would not: the ring
@@ -512,7 +515,7 @@ void gs__port_cancel(gs__session_t *s) {
     }
 }
 
-void gs__port_recv_pause(gs__session_t *s) {
+static void uring_recv_pause(gs__session_t *s) {
     gs__port_t *p = s->loop->port;
     if (!gs_list_empty(&s->rearm_link)) {
         /* Waiting for buffers: no kernel operation to end. */
@@ -529,7 +532,7 @@ void gs__port_recv_pause(gs__session_t *s) {
     io_uring_sqe_set_data64(sqe, TAG_IGNORE);
 }
 
-void gs__port_session_release(gs__session_t *s) {
+static void uring_session_release(gs__session_t *s) {
     uring_sess_t *us = s->port_data;
     if (us) {
         free(us->rbuf);
@@ -540,15 +543,14 @@ void gs__port_session_release(gs__session_t *s) {
     s->fd = -1;
 }
 
-void gs__port_close_fd(intptr_t fd) { close((int)fd); }
+static void uring_close_fd(intptr_t fd) { close((int)fd); }
 
-void gs__port_stats(gs__loop_t *loop, gs__port_stats_t *out) {
+static void uring_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     gs__port_t *p = loop->port;
     out->io_in_flight = gs__ctr_get(&p->io_in_flight);
     out->cq_overflows = gs__ctr_get(&p->cq_overflows);
     out->enobufs = gs__ctr_get(&p->enobufs);
     out->recv_rearms = gs__ctr_get(&p->recv_rearms);
-    out->accept_pauses = gs__ctr_get(&p->accept_pauses);
     out->recv_bufs_lent = gs__ctr_get(&p->lent_gauge);
 }
 
@@ -601,7 +603,7 @@ static void drain_returns(gs__port_t *p) {
         lend_return(p, gs_container_of(n, lend_t, ret));
 }
 
-gs_buf_t *gs__port_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+static gs_buf_t *uring_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
     gs__port_t *p = loop->port;
     if (p->cur_bid < 0)
         return NULL;
@@ -692,7 +694,7 @@ static void on_recv_cqe(gs__loop_t *loop, gs__session_t *s, struct io_uring_cqe 
     if (more)
         return; /* not expected: errors end a multishot */
     if (s->state == GS__S_OPEN && (res == -ENOBUFS || res == -ECANCELED)) {
-        /* Ended by gs__port_recv_pause's cancel, or for lack of buffers, while the session's
+        /* Ended by uring_recv_pause's cancel, or for lack of buffers, while the session's
          * receiving is paused: park it; once the pause is over a cancel that came late
          * re-arms (the close path makes the state non-open before it cancels). */
         if (s->recv_paused) {
@@ -746,18 +748,14 @@ static void on_accept_cqe(gs__loop_t *loop, gs__listener_t *l, struct io_uring_c
          * wait in the backlog meanwhile. */
         if (!l->armed[loop->index]) {
             l->armed[loop->index] = ACCEPT_PAUSED;
-            p->accept_resume_ms = loop->now_ms + loop->net->cfg.tick_ms;
-            if (gs__ctr_get(&p->accept_pauses) % 100 == 0)
-                gs_log(GS_LOG_WARN, GS__LOG, "accept: %s: pausing accepts for %u ms",
-                       strerror(-cqe->res), loop->net->cfg.tick_ms);
-            gs__ctr_add(&p->accept_pauses, 1);
+            gs__loop_accept_pause(loop, strerror(-cqe->res));
         }
         return;
     } else if (cqe->res != -ECANCELED) {
         gs_log(GS_LOG_WARN, GS__LOG, "accept: %s", strerror(-cqe->res));
     }
     if (!l->armed[loop->index] && !loop->stopping && !p->tearing_down)
-        gs__port_accept_start(loop, l);
+        uring_accept_start(loop, l);
 }
 
 static void handle_cqe(gs__loop_t *loop, struct io_uring_cqe *cqe) {
@@ -818,17 +816,14 @@ static void rearm_from_fifo(gs__loop_t *loop) {
     }
 }
 
-static void resume_accepts(gs__loop_t *loop) {
-    gs__port_t *p = loop->port;
-    if (!p->accept_resume_ms || loop->now_ms < p->accept_resume_ms)
-        return;
-    p->accept_resume_ms = 0;
-    if (loop->stopping || p->tearing_down)
+/* The core's accept pause is over: re-arm the listeners it paused. */
+static void uring_accept_resume(gs__loop_t *loop) {
+    if (loop->port->tearing_down)
         return;
     for (gs__listener_t *l = loop->net->listeners; l; l = l->next) {
         if (l->armed[loop->index] == ACCEPT_PAUSED) {
             l->armed[loop->index] = 0;
-            gs__port_accept_start(loop, l);
+            uring_accept_start(loop, l);
         }
     }
 }
@@ -853,7 +848,7 @@ static void wait_and_dispatch(gs__loop_t *loop, uint32_t wait_ms) {
     io_uring_cq_advance(&p->ring, n);
 }
 
-void gs__port_run(gs__loop_t *loop) {
+static void uring_thread_start(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     if (p->disabled) {
         /* A single-issuer ring belongs to the thread that enables it. */
@@ -863,34 +858,54 @@ void gs__port_run(gs__loop_t *loop) {
         if (rc < 0)
             gs_log(GS_LOG_ERROR, GS__LOG, "enable rings: %s", strerror(errno));
     }
-    loop->now_ms = gs_now_ms();
     arm_wake(loop);
-    for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
-        gs__port_accept_start(loop, l);
-    for (;;) {
-        wait_and_dispatch(loop, gs__loop_next_timeout_ms(loop));
-        rearm_from_fifo(loop);
-        gs__loop_after_batch(loop);
-        /* After the batch end cleared wake_pending: a lend released elsewhere from now on wakes
-         * the loop again, so none is stranded in `returns`. */
-        drain_returns(p);
-        resume_accepts(loop);
-        if (gs__loop_done(loop))
-            break;
-    }
-    /* Every session is gone; retire the loop's own operations and wait for them, so that
-     * io_in_flight is 0 when the thread ends. */
+}
+
+static void uring_poll(gs__loop_t *loop, uint32_t timeout_ms) {
+    wait_and_dispatch(loop, timeout_ms);
+    rearm_from_fifo(loop);
+}
+
+/* After the core's batch end cleared wake_pending: a lend released elsewhere from now on wakes
+ * the loop again, so none is stranded in `returns`. */
+static void uring_batch_end(gs__loop_t *loop) { drain_returns(loop->port); }
+
+static void uring_thread_end(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
     p->tearing_down = 1;
     struct io_uring_sqe *sqe = get_sqe(p);
     if (sqe && p->wake_armed) {
         io_uring_prep_cancel64(sqe, UD(loop, TAG_WAKE), 0);
         io_uring_sqe_set_data64(sqe, TAG_IGNORE);
     }
-    for (gs__listener_t *l = loop->net->listeners; l; l = l->next)
-        gs__port_accept_stop(loop, l);
     while (gs__ctr_get(&p->io_in_flight) > 0) {
         wait_and_dispatch(loop, 100);
         drain_returns(p);
     }
     drain_returns(p);
 }
+
+const gs__port_ops_t gs__port_uring_ops = {
+    .name = "io_uring",
+    .gather_limit = GS__GATHER_LIMIT,
+    .init = uring_init,
+    .fini = uring_fini,
+    .thread_start = uring_thread_start,
+    .poll = uring_poll,
+    .batch_end = uring_batch_end,
+    .thread_end = uring_thread_end,
+    .signal = uring_signal,
+    .accept_start = uring_accept_start,
+    .accept_stop = uring_accept_stop,
+    .accept_resume = uring_accept_resume,
+    .recv_start = uring_recv_start,
+    .recv_pause = uring_recv_pause,
+    .send = uring_send,
+    .connect_prepare = uring_connect_prepare,
+    .connect = uring_connect,
+    .cancel = uring_cancel,
+    .session_release = uring_session_release,
+    .close_fd = uring_close_fd,
+    .lend = uring_lend,
+    .stats = uring_stats,
+};

@@ -489,12 +489,12 @@ static int addr_admit(gs__loop_t *loop, intptr_t fd, uint32_t *slot) {
 void gs__on_accept(gs__loop_t *loop, gs__listener_t *l, intptr_t fd) {
     gs_net_t *net = loop->net;
     if (loop->stopping) {
-        gs__port_close_fd(fd);
+        gs__port_close_fd(loop, fd);
         return;
     }
     uint32_t addr_slot = GS__ADDR_SLOT_NONE;
     if (net->addr_limit_on && !addr_admit(loop, fd, &addr_slot)) {
-        gs__port_close_fd(fd);
+        gs__port_close_fd(loop, fd);
         return;
     }
     uint64_t id = gs__table_alloc(&net->table);
@@ -505,7 +505,7 @@ void gs__on_accept(gs__loop_t *loop, gs__listener_t *l, intptr_t fd) {
         if (gs__ctr_get(&loop->st.accept_refused) % 1000 == 1)
             gs_log(GS_LOG_WARN, GS__LOG, "session table full (%u): refusing connections",
                    net->cfg.max_sessions);
-        gs__port_close_fd(fd);
+        gs__port_close_fd(loop, fd);
         return;
     }
     gs__session_t *s = &net->sessions[(uint32_t)id];

@@ -218,7 +218,7 @@ const char *gs_io_error_name(gs_io_error_t e);
     X(enobufs, PORT, COUNTER, "recv_enobufs_total",                                                \
       "Multishot receives ended for lack of provided buffers.")                                    \
     X(recv_rearms, PORT, COUNTER, "recv_rearms_total", "Multishot receives armed again.")          \
-    X(accept_pauses, PORT, COUNTER, "accept_pauses_total",                                         \
+    X(accept_pauses, LOOP, COUNTER, "accept_pauses_total",                                         \
       "Accepts paused for a tick: out of descriptors.")                                            \
     X(recv_bufs_lent, PORT, GAUGE, "recv_buffers_lent",                                            \
       "Receive buffers kept out of the ring by held frames.")                                      \
@@ -301,6 +301,21 @@ typedef struct gs_net_callbacks {
     int (*on_pass)(gs_net_t *net, uint32_t io_thread, void *user);
 } gs_net_callbacks_t;
 
+/* The IO backend (docs/net.md "Backends"). */
+typedef enum {
+    /* The first one the host allows: io_uring, then epoll when io_uring is refused (a seccomp
+     * profile such as Docker's default, kernel.io_uring_disabled, gVisor, an old kernel); IOCP on
+     * Windows. The environment variable GS_NET_BACKEND (auto, io_uring, epoll, iocp) overrides
+     * auto, so programs built on the framework can be switched without a rebuild. */
+    GS_NET_BACKEND_AUTO = 0,
+    GS_NET_BACKEND_IO_URING,
+    GS_NET_BACKEND_EPOLL,
+    GS_NET_BACKEND_IOCP,
+} gs_net_backend_t;
+
+/* "auto", "io_uring", "epoll" or "iocp" (what --backend takes) to *out: 0, or GS_EINVAL. */
+int gs_net_backend_parse(const char *name, gs_net_backend_t *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Configuration. All-zero means defaults, given in brackets.
  * ------------------------------------------------------------------------------------------- */
@@ -308,6 +323,8 @@ typedef struct gs_net_config {
     gs_net_callbacks_t cb;
     void *user;                  /* passed to every callback */
     uint32_t io_threads;         /* IO threads started by gs_net_start [1] */
+    gs_net_backend_t backend;    /* [auto]: see gs_net_backend_t; a backend this build or host
+                                  * lacks makes gs_net_create fail with GS_ENOTSUP */
     uint32_t max_sessions;       /* session table capacity [16384] */
     uint32_t max_frame;          /* largest body accepted [64 KiB]; larger disconnects */
     int reject_empty_frames;     /* body length 0 disconnects (zero_len) instead of delivering */
@@ -498,8 +515,8 @@ int gs_net_io_stats(gs_net_t *net, uint32_t io_thread, gs_net_stats_t *out);
 /* Turn the GS_NET_HIST_MAP histograms on or off (a metrics exporter turns them on). Any thread,
  * any time; events before it was turned on are not counted. */
 void gs_net_set_histograms(gs_net_t *net, int on);
-/* The backend this build uses: "io_uring" or "iocp". */
-const char *gs_net_backend_name(void);
+/* The backend the instance runs on: "io_uring", "epoll" or "iocp". */
+const char *gs_net_backend_name(const gs_net_t *net);
 /* The config the instance runs with, defaults filled in. */
 const gs_net_config_t *gs_net_config(gs_net_t *net);
 
