@@ -14,12 +14,13 @@
 
 /* Options every mode understands. */
 typedef struct bot_common {
-    const char *host;     /* server address, numeric IPv4 or IPv6 ["127.0.0.1"] */
-    uint16_t port;        /* [7000] */
-    uint32_t connections; /* [100] */
-    uint32_t duration_s;  /* run length before the drain [10] */
-    uint32_t io_threads;  /* net IO threads [1] */
-    int json_only;        /* no monitor or progress lines on stderr: only the JSON summary */
+    const char *host;         /* server address, numeric IPv4 or IPv6 ["127.0.0.1"] */
+    uint16_t port;            /* [7000] */
+    uint32_t connections;     /* [100] */
+    uint32_t duration_s;      /* run length before the drain [10] */
+    uint32_t io_threads;      /* net IO threads [1] */
+    gs_net_backend_t backend; /* [auto] */
+    int json_only;            /* no monitor or progress lines on stderr: only the JSON summary */
 } bot_common_t;
 
 /* Services the driver gives a mode's main thread: stop requests from signals and a way for IO

@@ -665,6 +665,7 @@ static int chat_main(const bot_common_t *common, const void *opts_v, bot_ctl_t *
     cfg.cb.on_close = on_close;
     cfg.user = r;
     cfg.io_threads = common->io_threads;
+    cfg.backend = common->backend;
     cfg.max_frame = MAX_BODY;
     if (n > 16384)
         cfg.max_sessions = n;

@@ -443,6 +443,7 @@ static void net_config(const bot_common_t *common, const echo_opts_t *o, echo_ru
     cfg->cb.on_close = on_close;
     cfg->user = r;
     cfg->io_threads = common->io_threads;
+    cfg->backend = common->backend;
     if (common->connections > 16384)
         cfg->max_sessions = common->connections;
     if (!o->raw && o->size > GS_FRAME_MAX_DEFAULT)

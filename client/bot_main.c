@@ -22,6 +22,8 @@ static void usage(FILE *f) {
                "  --connections N      connections to open (default 100)\n"
                "  --duration SECONDS   how long to run before draining (default 10)\n"
                "  --threads N          network IO threads (default 1)\n"
+               "  --backend NAME       auto, io_uring or epoll (default auto; GS_NET_BACKEND\n"
+               "                       overrides auto)\n"
                "  --json-only          no monitor or progress lines on stderr, only the summary\n"
                "  --help               show this text\n"
                "  --version            print the version and exit\n");
@@ -65,6 +67,11 @@ static int parse_options(cli_t *c, bot_common_t *common, const bot_mode_t *mode,
             rc = cli_u32(c, 1, 7 * 24 * 3600, &common->duration_s);
         } else if (cli_is(c, "--threads")) {
             rc = cli_u32(c, 1, 64, &common->io_threads);
+        } else if (cli_is(c, "--backend")) {
+            const char *name = NULL;
+            rc = cli_string(c, &name);
+            if (rc == 0 && gs_net_backend_parse(name, &common->backend) != 0)
+                rc = cli_error(c, "option --backend: '%s' is not auto, io_uring or epoll", name);
         } else if (cli_is(c, "--json-only")) {
             rc = cli_flag(c, &common->json_only);
         } else {

@@ -42,6 +42,7 @@ typedef struct server_opts {
     uint32_t recv_rate_bytes, recv_rate_frames; /* 0: off */
     uint32_t idle_timeout_ms;                   /* [IDLE_TIMEOUT_MS_DEFAULT]; 0: off */
     uint32_t addr_max_sessions, addr_accept_rate, addr_accept_burst; /* 0: off / net default */
+    gs_net_backend_t backend;                                        /* [auto] */
     int addr_limit_loopback;
     const char *metrics; /* --metrics HOST:PORT, NULL: off */
 } server_opts_t;
@@ -233,13 +234,15 @@ static void usage(FILE *f) {
             "usage: %s [options]\n"
             "\n"
             "Echoes every frame back with the same message id and body (or, with --raw, every\n"
-            "byte). Prints \"%s: listening on HOST:PORT (framed|raw, N threads, idle timeout\n"
-            "MS ms)\" on stdout when ready; SIGINT or SIGTERM stops it cleanly.\n"
+            "byte). Prints \"%s: listening on HOST:PORT (framed|raw, BACKEND, N threads, idle\n"
+            "timeout MS ms)\" on stdout when ready; SIGINT or SIGTERM stops it cleanly.\n"
             "\n"
             "Options:\n"
             "  --host ADDR              numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
             "  --port N                 port (default 7000; 0 picks a free one and prints it)\n"
             "  --threads N              IO threads (default 1)\n"
+            "  --backend NAME           auto, io_uring or epoll (default auto: io_uring, or epoll\n"
+            "                           where io_uring is refused; GS_NET_BACKEND overrides auto)\n"
             "  --raw                    echo raw bytes instead of frames\n"
             "  --max-sessions N         session table capacity (default: net default, 16384)\n"
             "  --max-frame BYTES        largest frame body accepted (default 65536)\n"
@@ -347,6 +350,7 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
                                              "--recv-rate-frames",
                                              "--idle-timeout-ms",
                                              "--addr-max-sessions",
+                                             "--backend",
                                              "--addr-accept-rate",
                                              "--addr-accept-burst",
                                              "--metrics"};
@@ -375,6 +379,9 @@ static int parse_options(int argc, char **argv, server_opts_t *o) {
             o->raw = 1;
         } else if (strcmp(name, "--stats") == 0) {
             o->stats = 1;
+        } else if (strcmp(name, "--backend") == 0) {
+            if (gs_net_backend_parse(v, &o->backend) != 0)
+                return opt_error("option --backend: '%s' is not auto, io_uring or epoll", v);
         } else if (strcmp(name, "--addr-limit-loopback") == 0) {
             o->addr_limit_loopback = 1;
         } else if (strcmp(name, "--addr-max-sessions") == 0) {
@@ -487,6 +494,7 @@ int main(int argc, char **argv) {
     cfg.addr_accept_rate = o.addr_accept_rate;
     cfg.addr_accept_burst = o.addr_accept_burst;
     cfg.addr_limit_loopback = o.addr_limit_loopback;
+    cfg.backend = o.backend;
 
     srv.pool = gs_pool_create(NULL);
     if (!srv.pool) {
@@ -549,9 +557,10 @@ int main(int argc, char **argv) {
 
     /* Tests wait for this exact line, so it goes out (and is flushed) only once accepting. */
     int v6 = strchr(o.host, ':') != NULL;
-    printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " threads, idle timeout %" PRIu32 " ms)\n",
+    printf("%s: listening on %s%s%s:%u (%s, %s, %" PRIu32 " threads, idle timeout %" PRIu32
+           " ms)\n",
            PROG, v6 ? "[" : "", o.host, v6 ? "]" : "", (unsigned)gs_net_listen_port(srv.net),
-           o.raw ? "raw" : "framed", o.threads, o.idle_timeout_ms);
+           o.raw ? "raw" : "framed", gs_net_backend_name(srv.net), o.threads, o.idle_timeout_ms);
     fflush(stdout);
 
     gs_net_stats_t prev, cur;

@@ -86,6 +86,7 @@ typedef struct chat_server_config {
     uint32_t max_body;         /* largest message body, both ways (gs_app_config_t) [0: 64 KiB] */
     uint32_t max_session_jobs; /* frames queued per session (gs_app_config_t) [0: its default] */
     chat_addr_limits_t addr;   /* per-address accept limits (gs_net_config_t.addr_*) [0: off] */
+    gs_net_backend_t backend;  /* gs_net_config_t.backend [auto] */
     chat_limits_t lim;
 } chat_server_config_t;
 

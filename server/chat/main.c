@@ -21,6 +21,7 @@ typedef struct opts {
     uint16_t port;
     uint32_t io_threads, workers, max_sessions, send_delay_ms;
     chat_addr_limits_t addr;
+    gs_net_backend_t backend;
     int stats;
     const char *metrics; /* --metrics [HOST:]PORT, NULL: off */
     chat_limits_t lim;
@@ -38,6 +39,8 @@ static void usage(FILE *f) {
             "  --host ADDR             numeric IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
             "  --port N                port (default 7000; 0 picks a free one and prints it)\n"
             "  --io-threads N          net IO threads (default 1)\n"
+            "  --backend NAME          auto, io_uring or epoll (default auto: io_uring, or epoll\n"
+            "                          where io_uring is refused; GS_NET_BACKEND overrides auto)\n"
             "  --workers N             worker threads running handlers (default 2); 0 runs\n"
             "                          them on the IO thread (needs --io-threads 1): no\n"
             "                          hand-off per message, but a slow handler stalls IO\n"
@@ -144,7 +147,12 @@ static int parse(int argc, char **argv, opts_t *o) {
             rc = cli_u32(&c, 100, 3600000, &l->login_timeout_ms);
         else if (cli_is(&c, "--heartbeat-ms"))
             rc = cli_u32(&c, 100, 3600000, &l->heartbeat_ms);
-        else if (cli_is(&c, "--addr-max-sessions"))
+        else if (cli_is(&c, "--backend")) {
+            const char *name = NULL;
+            rc = cli_string(&c, &name);
+            if (rc == 0 && gs_net_backend_parse(name, &o->backend) != 0)
+                return cli_error(&c, "option --backend: '%s' is not auto, io_uring or epoll", name);
+        } else if (cli_is(&c, "--addr-max-sessions"))
             rc = cli_u32(&c, 0, UINT32_MAX - 1u, &o->addr.max_sessions);
         else if (cli_is(&c, "--addr-accept-rate"))
             rc = cli_u32(&c, 0, 1000000, &o->addr.accept_rate);
@@ -229,6 +237,7 @@ int main(int argc, char **argv) {
                                 .max_sessions = o.max_sessions,
                                 .send_delay_ms = o.send_delay_ms,
                                 .addr = o.addr,
+                                .backend = o.backend,
                                 .lim = o.lim};
     int rc = chat_server_start(&s, &cfg);
     if (rc != 0) {
@@ -265,8 +274,9 @@ int main(int argc, char **argv) {
         printf("%s: metrics on %s%s%s:%u\n", PROG, mv6 ? "[" : "", mhost, mv6 ? "]" : "",
                (unsigned)gs_metrics_server_port(metrics));
     }
-    printf("%s: listening on %s%s%s:%u (%" PRIu32 " IO threads, %s)\n", PROG, v6 ? "[" : "", o.host,
-           v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app), o.io_threads, workers);
+    printf("%s: listening on %s%s%s:%u (%s, %" PRIu32 " IO threads, %s)\n", PROG, v6 ? "[" : "",
+           o.host, v6 ? "]" : "", (unsigned)gs_app_listen_port(s.app),
+           gs_net_backend_name(gs_app_net(s.app)), o.io_threads, workers);
     fflush(stdout);
 
     uint64_t prev_ns = gs_now_ns(), tick = prev_ns + TICK_NS;

@@ -69,6 +69,7 @@ int chat_server_start(chat_server_t *s, const chat_server_config_t *cfg) {
     ac.net.addr_accept_rate = cfg->addr.accept_rate;
     ac.net.addr_accept_burst = cfg->addr.accept_burst;
     ac.net.addr_limit_loopback = cfg->addr.limit_loopback;
+    ac.net.backend = cfg->backend;
     ac.run_on_io_thread = cfg->on_io_thread;
     ac.max_body = cfg->max_body;
     ac.max_session_jobs = cfg->max_session_jobs;
