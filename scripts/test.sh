@@ -10,8 +10,11 @@
 # its cross-check test drives the Windows servers with the native build/debug gs-bot.
 #
 # Environment:
-#   GS_TEST_PRESETS   steps to run, default "debug mingw clang asan tsan consumers format"
-#                     ("format" is scripts/check-format.sh; "consumers" is
+#   GS_TEST_PRESETS   steps to run, default
+#                     "debug debug-epoll mingw clang asan tsan tsan-epoll consumers format"
+#                     ("PRESET-epoll" runs PRESET's tests again with GS_NET_BACKEND=epoll, so
+#                     every net, integration and bot test runs on both Linux backends; tests of
+#                     io_uring itself skip there; "format" is scripts/check-format.sh; "consumers" is
 #                     scripts/consumers.sh: the packager build, install, CMake/pkg-config/
 #                     add_subdirectory consumers, shared libraries and the .deb; any other name
 #                     is a preset in CMakePresets.json with configure, build and test presets)
@@ -22,7 +25,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-STEPS=${GS_TEST_PRESETS:-debug mingw clang asan tsan consumers format}
+STEPS=${GS_TEST_PRESETS:-debug debug-epoll mingw clang asan tsan tsan-epoll consumers format}
 JOBS=${GS_JOBS:-2}
 TEST_TIMEOUT=${GS_TEST_TIMEOUT:-300}
 TEST_LIMIT=${GS_TEST_LIMIT:-900}
@@ -58,6 +61,7 @@ fi
 run_preset() {
     local preset=$1
     local wrap=()
+    [ -n "${GS_NET_BACKEND:-}" ] && echo "== test.sh: [$preset] with GS_NET_BACKEND=$GS_NET_BACKEND"
     case "$preset" in
         asan | tsan) wrap=("${sanitizer_wrap[@]}") ;;
     esac
@@ -109,6 +113,8 @@ for step in $STEPS; do
         bash scripts/check-format.sh
     elif [ "$step" = mingw ]; then
         run_mingw
+    elif [ "${step%-epoll}" != "$step" ]; then
+        GS_NET_BACKEND=epoll run_preset "${step%-epoll}"
     elif [ "$step" = consumers ]; then
         echo "== test.sh: [consumers] scripts/consumers.sh"
         timeout "${timeout_opts[@]}" "$TEST_LIMIT" bash scripts/consumers.sh

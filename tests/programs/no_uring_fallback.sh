@@ -9,6 +9,9 @@
 # filter fails with a clear error instead of running.
 # Usage: no_uring_fallback.sh SERVER BOT NO_URING
 set -u
+# The fallback is auto's: an override from the environment (the epoll pass of scripts/test.sh)
+# would hide it.
+unset GS_NET_BACKEND
 server=$1 bot=$2 nouring=$3
 runner=("$nouring")
 work=$(mktemp -d)
