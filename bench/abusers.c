@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -467,7 +468,11 @@ static void on_event(run_t *r, conn_t *c, uint32_t ev, uint64_t now) {
     }
     if (ev & EPOLLIN) {
         if (c->kind == K_NEVER) {
-            c->got = 1; /* noticed, not read: the socket's receive queue stays full */
+            /* Noticed, not read: the socket's receive queue stays full. EPOLLIN also means an
+             * end of stream, which is not a byte from the server. */
+            int avail = 0;
+            if (ioctl(c->fd, FIONREAD, &avail) == 0 && avail > 0)
+                c->got = 1;
         } else {
             ssize_t n = recv(c->fd, r->rbuf, READ_SIZE, 0);
             if (n > 0) {
