@@ -15,8 +15,8 @@
 # deliveries lost. Ratios are medians over repetitions of (cell / alone run of the same
 # repetition). Also printed: server RSS (VmHWM at the end of the run), server and honest client CPU
 # over the honest run, the abusers' (or burner's) CPU over theirs, other% (machine CPU used by
-# none of them: on this nested VM a run where the two pinned processes wait on each other's
-# wake-ups shows a large other% and half the throughput), the server's cut and refusal counters
+# none of them, e.g. another container's build: a cell with a large other% was measured on a
+# shared machine and its figures are noise), the server's cut and refusal counters
 # (its totals line at SIGINT) and the abusers' own counts.
 # Usage: bench/hostile_mix.sh [BUILD_DIR (build/release)] [SECONDS (5)] [REPS (3)]
 # Environment:
@@ -250,7 +250,8 @@ for srv in $SERVERS; do
     }
     tx=$(pair 4) px=$(pair 5)
     # other%: CPU of the machine (both CPUs = 100) used by neither the server nor our clients:
-    # kernel threads, other tenants, or time the hypervisor took without reporting it as steal.
+    # /proc/stat is machine-wide, so this is other containers on the same kernel (a build next
+    # door), steal, and softirq work not charged to a process (a few % here).
     oth=$(awk -F'\t' -v s="$srv" -v c="$cell" '$1 == s && $2 == c {
       printf "%.1f\n", 100 - $16 - ($9 + $10 + $11) / 2 }' "$RUNS" | median)
     pass=-
