@@ -101,6 +101,7 @@ typedef struct run {
     uint64_t attempts, connect_errors, bind_errors;
     double tokens;
     uint64_t t_tokens, rng;
+    uint32_t cursor; /* where the next round of connects starts */
     uint8_t *rbuf;
     uint32_t id_login, id_login_reply, id_join_reply, id_join, id_leave, id_chat, id_ping, id_list;
 } run_t;
@@ -541,12 +542,15 @@ static uint64_t connect_waiting(run_t *r, uint64_t now) {
         r->tokens = burst;
     r->t_tokens = now;
     int waiting = 0;
-    for (uint32_t i = 0; i < r->n; i++) {
-        conn_t *c = &r->c[i];
+    /* Round robin from where the last call stopped: under a low rate, the first kinds in the
+     * table would otherwise take every token. */
+    for (uint32_t k = 0; k < r->n; k++) {
+        conn_t *c = &r->c[(r->cursor + k) % r->n];
         if (c->state != C_WAIT)
             continue;
         if (r->tokens < 1.0) {
             waiting = 1;
+            r->cursor = (r->cursor + k) % r->n;
             break;
         }
         r->tokens -= 1.0;

@@ -164,6 +164,10 @@ run_one() {
   read -r id1 st1 <<<"$(stat_ticks)"
   t1=$(cpu_ticks "$SPID")
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status" 2>/dev/null)
+  # A server thread's state and wait channel, kept if the run fails (a hang says where).
+  for t in /proc/"$SPID"/task/*; do
+    echo "$(cat "$t/comm") $(awk '{print $3}' "$t/stat") $(cat "$t/wchan")"
+  done >"$work/srv.threads" 2>/dev/null
   local abj=
   if [ -n "$APID" ]; then
     kill -INT "$APID" 2>/dev/null
@@ -191,7 +195,10 @@ run_one() {
   lost=$(field "$json" lost)
   if [ "$rc" != 0 ] || [ -z "$json" ] || [ "${lost:-1}" != 0 ]; then
     echo "WARNING: $srv/$cell rep $rep: client exit $rc lost=${lost:-?} errors=$errs:" \
-      "$(tail -2 "$work/cli.err" | tr '\n' ' ')" >&2
+      "$(tail -2 "$work/cli.err" | tr '\n' ' ') (kept in $OUT/hostile-fail-$srv-$cell-$rep.*)" >&2
+    for f in srv.out srv.err srv.threads cli.err ab.out ab.err; do
+      cp "$work/$f" "$OUT/hostile-fail-$srv-$cell-$rep.$f" 2>/dev/null
+    done
   fi
   local abcpu abwall
   abcpu=$(field "$abj" cpu_s) abwall=$(field "$abj" seconds)
