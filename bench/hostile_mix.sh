@@ -240,8 +240,8 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 # Medians per server and cell, ratios against that server's alone cell.
-printf '\n# %-4s %-14s | %11s %9s %5s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' server cell \
-  thr/s p99us lost thr_x p99_x pass rss_kb srv% cli% ab% other% note
+printf '\n# %-4s %-14s | %11s %9s %8s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' server cell \
+  thr/s p99us lost+err thr_x p99_x pass rss_kb srv% cli% ab% other% note
 for srv in $SERVERS; do
   for cell in $(cells_of "$srv"); do
     col() { awk -F'\t' -v s="$srv" -v c="$cell" -v k="$1" '$1 == s && $2 == c {print $k}' "$RUNS" | median; }
@@ -268,7 +268,7 @@ for srv in $SERVERS; do
     note=
     awk -v c="$cp" -v s="$sp" 'BEGIN {exit !(c >= 95 && s < 90)}' && note="client-bound "
     [ "$fails" != 0 ] && note="${note}client-failed:$fails "
-    printf '  %-4s %-14s | %11s %9s %5s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' "$srv" "$cell" "$t" \
+    printf '  %-4s %-14s | %11s %9s %8s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' "$srv" "$cell" "$t" \
       "$p" "$lost" "$tx" "$px" "$pass" "$rss" "$sp" "$cp" "$ap" "$oth" "$note"
   done
 done
