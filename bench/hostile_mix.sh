@@ -21,8 +21,8 @@
 # Usage: bench/hostile_mix.sh [BUILD_DIR (build/release)] [SECONDS (5)] [REPS (3)]
 # Environment:
 #   GS_HOSTILE_SERVERS       "echo chat"
-#   GS_HOSTILE_EACH=1        also one cell per abuser kind alone (its count in the mix), to see
-#                            which kind hurts most
+#   GS_HOSTILE_EACH=1        also one cell per abuser kind alone (its count in the mix, with the
+#                            mix's other options, e.g. --max-connect-rate), to see which hurts most
 #   GS_HOSTILE_ECHO_ABUSERS  abusers' options for echo (default above); _CHAT_ABUSERS for chat
 #   GS_HOSTILE_ECHO_ARGS     extra gs-echo-server options; GS_HOSTILE_CHAT_ARGS for gs-chat-server
 #   GS_HOSTILE_ADDR_MAX_SESSIONS (256), _ADDR_ACCEPT_RATE (100), _ADDR_ACCEPT_BURST (256): when the
@@ -56,7 +56,7 @@ mkdir -p "$OUT" || exit 2
 RUNS=$OUT/hostile-runs.tsv
 : >"$RUNS"
 work=$(mktemp -d)
-SPID= APID=
+SPID='' APID=''
 cleanup() {
   [ -n "$APID" ] && kill -9 "$APID" 2>/dev/null
   [ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null
@@ -86,10 +86,19 @@ addr_args() { # SERVER-BINARY -> options
     "--addr-accept-rate ${GS_HOSTILE_ADDR_ACCEPT_RATE:-100}" \
     "--addr-accept-burst ${GS_HOSTILE_ADDR_ACCEPT_BURST:-256}"
 }
-# shellcheck disable=SC2207
-ECHO_SRV=($(addr_args "$ECHO") ${GS_HOSTILE_ECHO_ARGS:-})
-# shellcheck disable=SC2207
-CHAT_SRV=($(addr_args "$CHAT") ${GS_HOSTILE_CHAT_ARGS:-})
+read -r -a ECHO_SRV <<<"$(addr_args "$ECHO") ${GS_HOSTILE_ECHO_ARGS:-}"
+read -r -a CHAT_SRV <<<"$(addr_args "$CHAT") ${GS_HOSTILE_CHAT_ARGS:-}"
+KINDS="never-readers chat-flood join-leave roomlist-flood garbage slowloris"
+# only_kind KIND ABUSER-OPTIONS: the options with every other kind's count left out.
+only_kind() {
+  local -a a
+  read -r -a a <<<"$2"
+  local i o
+  for ((i = 0; i + 1 < ${#a[@]}; i += 2)); do
+    o=${a[i]#--}
+    if [ "$o" = "$1" ] || [[ " $KINDS " != *" $o "* ]]; then printf '%s %s ' "${a[i]}" "${a[i + 1]}"; fi
+  done
+}
 
 start_server() { # BINARY ARGS... -> SPID, PORT
   taskset -c 0 "$@" --stats --port 0 >"$work/srv.out" 2>"$work/srv.err" &
@@ -143,7 +152,7 @@ run_one() {
     alone) ;;
     mix) read -r -a extra <<<"$ab" ;;
     control) extra=(--burn "$BURN") ;;
-    *) extra=($(echo "$ab" | grep -oE -- "--$cell [0-9]+")) ;;
+    *) read -r -a extra <<<"$(only_kind "$cell" "$ab")" ;;
   esac
   start_server "$bin" "${args[@]}" || { printf '%s\t%s\t%s\tFAILED-TO-START\n' "$srv" "$cell" "$rep" >>"$RUNS"; return; }
   : >"$work/ab.out"
@@ -215,7 +224,7 @@ cells_of() { # SERVER -> the cells, in run order
   local c=(alone mix control) ab k
   if [ "${GS_HOSTILE_EACH:-0}" = 1 ]; then
     [ "$1" = echo ] && ab=$ECHO_AB || ab=$CHAT_AB
-    for k in $(echo "$ab" | grep -oE -- '--[a-z-]+' | sed 's/^--//'); do c+=("$k"); done
+    for k in $KINDS; do [[ " $ab " == *" --$k "* ]] && c+=("$k"); done
   fi
   echo "${c[@]}"
 }
