@@ -13,7 +13,8 @@
 #         1 garbage, 1 slowloris (10 connections, 5%)
 # Targets (per server, mix against alone): honest throughput >= 0.8x, honest p99 <= 1.2x, 0 honest
 # deliveries lost. Ratios are medians over repetitions of (cell / alone run of the same
-# repetition). Also printed: server RSS (VmHWM at the end of the run), server and honest client CPU
+# repetition); vs_ctl is thr/p99 the same way against the control run: the abusers' effect with
+# the shared core's share taken out. Also printed: server RSS (VmHWM at the end of the run), server and honest client CPU
 # over the honest run, the abusers' (or burner's) CPU over theirs, other% (machine CPU used by
 # none of them, e.g. another container's build: a cell with a large other% was measured on a
 # shared machine and its figures are noise), the server's cut and refusal counters
@@ -249,8 +250,8 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 # Medians per server and cell, ratios against that server's alone cell.
-printf '\n# %-4s %-14s | %11s %9s %8s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' server cell \
-  thr/s p99us lost+err thr_x p99_x pass rss_kb srv% cli% ab% other% note
+printf '\n# %-4s %-14s | %11s %9s %8s | %6s %6s %-4s %9s | %8s %5s %5s %5s %6s | %s\n' server cell \
+  thr/s p99us lost+err thr_x p99_x pass vs_ctl rss_kb srv% cli% ab% other% note
 for srv in $SERVERS; do
   for cell in $(cells_of "$srv"); do
     col() { awk -F'\t' -v s="$srv" -v c="$cell" -v k="$1" '$1 == s && $2 == c {print $k}' "$RUNS" | median; }
@@ -259,12 +260,14 @@ for srv in $SERVERS; do
     fails=$(awk -F'\t' -v s="$srv" -v c="$cell" '$1 == s && $2 == c && $8 != 0 {n++} END {print n + 0}' "$RUNS")
     # Ratios: the median over repetitions of this cell against the alone run of the same
     # repetition (interleaved neighbours), so slow drifts of a noisy machine cancel.
-    pair() {
-      awk -F'\t' -v s="$srv" -v c="$cell" -v k="$1" '$1 == s && $2 == "alone" {b[$3] = $k}
+    pair() { # COLUMN [BASE-CELL (alone)]
+      awk -F'\t' -v s="$srv" -v c="$cell" -v k="$1" -v base="${2:-alone}" '$1 == s && $2 == base {b[$3] = $k}
         $1 == s && $2 == c {v[$3] = $k} END {for (r in v) if (b[r] > 0) printf "%.4f\n", v[r] / b[r]}' "$RUNS" |
         median | awk '{printf "%.2f", $1}'
     }
-    tx=$(pair 4) px=$(pair 5)
+    tx=$(pair 4) px=$(pair 5) cx=-
+    # Against the control instead: what is left once the shared core's share is taken out.
+    case $cell in alone | control) ;; *) cx="$(pair 4 control)/$(pair 5 control)" ;; esac
     # other%: CPU of the machine (both CPUs = 100) used by neither the server nor our clients:
     # /proc/stat is machine-wide, so this is other containers on the same kernel (a build next
     # door), steal, and softirq work not charged to a process (a few % here).
@@ -277,8 +280,8 @@ for srv in $SERVERS; do
     note=
     awk -v c="$cp" -v s="$sp" 'BEGIN {exit !(c >= 95 && s < 90)}' && note="client-bound "
     [ "$fails" != 0 ] && note="${note}client-failed:$fails "
-    printf '  %-4s %-14s | %11s %9s %8s | %6s %6s %-4s | %8s %5s %5s %5s %6s | %s\n' "$srv" "$cell" "$t" \
-      "$p" "$lost" "$tx" "$px" "$pass" "$rss" "$sp" "$cp" "$ap" "$oth" "$note"
+    printf '  %-4s %-14s | %11s %9s %8s | %6s %6s %-4s %9s | %8s %5s %5s %5s %6s | %s\n' "$srv" "$cell" "$t" \
+      "$p" "$lost" "$tx" "$px" "$pass" "$cx" "$rss" "$sp" "$cp" "$ap" "$oth" "$note"
   done
 done
 echo
