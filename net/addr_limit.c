@@ -16,7 +16,7 @@ struct gs__addr_entry {
     uint32_t chain;    /* next entry in the hash bucket, index + 1 */
     uint32_t idle_prv; /* idle FIFO links, index + 1 (only while count == 0) */
     uint32_t idle_nxt;
-    uint64_t tokens;  /* thousandths of an accept, <= burst_milli */
+    int64_t tokens;   /* thousandths of an accept, <= burst_milli; below 0 after a penalty */
     uint64_t last_ms; /* when tokens was last brought up to date */
 };
 
@@ -83,8 +83,9 @@ void gs__addr_limit_fini(gs__addr_limit_t *al) {
 
 static void refill(const gs__addr_limit_t *al, gs__addr_entry_t *e, uint64_t now_ms) {
     if (now_ms > e->last_ms) {
-        uint64_t add = (now_ms - e->last_ms) * al->rate; /* rate/s = rate thousandths per ms */
-        e->tokens = add >= al->burst_milli - e->tokens ? al->burst_milli : e->tokens + add;
+        uint64_t add = (now_ms - e->last_ms) * al->rate;     /* rate/s = rate thousandths per ms */
+        int64_t room = (int64_t)al->burst_milli - e->tokens; /* > 0 unless full */
+        e->tokens = add >= (uint64_t)room ? (int64_t)al->burst_milli : e->tokens + (int64_t)add;
         e->last_ms = now_ms;
     }
 }
@@ -94,7 +95,7 @@ static int needed_idle(const gs__addr_limit_t *al, gs__addr_entry_t *e, uint64_t
     if (al->rate == 0)
         return 0;
     refill(al, e, now_ms);
-    return e->tokens < al->burst_milli;
+    return e->tokens < (int64_t)al->burst_milli;
 }
 
 static void idle_push(gs__addr_limit_t *al, uint32_t i) {
@@ -168,7 +169,7 @@ static uint32_t entry_new(gs__addr_limit_t *al, const gs__addr_key_t *key, uint6
     al->free_head = e->chain;
     memset(e, 0, sizeof *e);
     e->key = *key;
-    e->tokens = al->burst_milli;
+    e->tokens = (int64_t)al->burst_milli;
     e->last_ms = now_ms;
     uint32_t *head = &al->buckets[key_hash(key) & (al->nbuckets - 1)];
     e->chain = *head;
@@ -232,7 +233,9 @@ void gs__addr_limit_penalize(gs__addr_limit_t *al, uint32_t slot, uint64_t now_m
         return;
     gs_mutex_lock(&al->mu);
     gs__addr_entry_t *e = &al->entries[slot];
-    e->tokens = 0;
+    /* A debt of a whole burst: the address waits burst / rate seconds before its next accept,
+     * however many of its sessions are cut meanwhile (each cut sets the debt, not adds to it). */
+    e->tokens = -(int64_t)al->burst_milli;
     e->last_ms = now_ms;
     gs_mutex_unlock(&al->mu);
 }

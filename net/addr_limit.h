@@ -77,8 +77,9 @@ gs__addr_verdict_t gs__addr_limit_acquire(gs__addr_limit_t *al, const gs__addr_k
                                           uint64_t now_ms, uint32_t *slot);
 /* The session that holds slot is gone (slot GS__ADDR_SLOT_NONE: nothing to do). */
 void gs__addr_limit_release(gs__addr_limit_t *al, uint32_t slot, uint64_t now_ms);
-/* The session that holds slot was cut for abuse: empty the address's bucket, so that a client
- * that reconnects at once after each cut gets no burst and is held to the rate. */
+/* The session that holds slot was cut for abuse: the address's bucket goes a whole burst into
+ * debt, so that it may not connect again for burst / rate seconds (a client that reconnects at
+ * once after each cut gets one session per that time, not a burst of them). */
 void gs__addr_limit_penalize(gs__addr_limit_t *al, uint32_t slot, uint64_t now_ms);
 /* Sessions the address of key holds now (for tests). */
 uint32_t gs__addr_limit_count(gs__addr_limit_t *al, const gs__addr_key_t *key);

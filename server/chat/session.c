@@ -62,8 +62,8 @@ static gs_text_verdict_t check_name(const char *s, uint32_t min_chars, uint32_t 
 }
 
 /* Cut the session after the reply just queued has gone out; its requests still queued are
- * ignored from now on. Counted as abuse by the net (reason abuse, and its address's accept
- * burst is spent when per-address limits are on). */
+ * ignored from now on. Counted as abuse by the net (reason abuse; with per-address limits on,
+ * its address may not connect again for a burst's worth of the accept rate). */
 static void cut(gs_ctx_t *ctx, chat_session_t *cs) {
     if (cs)
         cs->cut = 1;

@@ -156,7 +156,7 @@ static void pool_full_forgets_oldest_idle_then_fails_open(void **state) {
     gs__addr_limit_fini(&al);
 }
 
-static void penalty_empties_the_bucket(void **state) {
+static void penalty_is_a_burst_of_debt(void **state) {
     (void)state;
     gs__addr_limit_t al;
     assert_int_equal(gs__addr_limit_init(&al, 8, 0, 10, 5), 0);
@@ -164,10 +164,15 @@ static void penalty_empties_the_bucket(void **state) {
     uint32_t s, t;
     assert_int_equal(gs__addr_limit_acquire(&al, &a, 0, &s), GS__ADDR_OK); /* 4 tokens left */
     gs__addr_limit_penalize(&al, s, 0);
+    gs__addr_limit_penalize(&al, s, 0); /* a second cut sets the debt again, it does not add */
     gs__addr_limit_release(&al, s, 0);
+    /* a burst of debt (5 tokens at 10/s): 600 ms until the first token */
     assert_int_equal(gs__addr_limit_acquire(&al, &a, 0, &t), GS__ADDR_TOO_FAST);
-    assert_int_equal(gs__addr_limit_acquire(&al, &a, 100, &t), GS__ADDR_OK); /* held to rate */
-    gs__addr_limit_release(&al, t, 100);
+    assert_int_equal(gs__addr_limit_acquire(&al, &a, 599, &t), GS__ADDR_TOO_FAST);
+    assert_int_equal(al.live, 1); /* kept while in debt, or forgetting it would forgive it */
+    assert_int_equal(gs__addr_limit_acquire(&al, &a, 600, &t), GS__ADDR_OK);
+    gs__addr_limit_release(&al, t, 600);
+    assert_int_equal(gs__addr_limit_acquire(&al, &a, 600, &t), GS__ADDR_TOO_FAST);
     gs__addr_limit_penalize(&al, GS__ADDR_SLOT_NONE, 100); /* a no-op */
     gs__addr_limit_fini(&al);
 }
@@ -239,7 +244,7 @@ int main(void) {
         cmocka_unit_test(rate_and_refill),
         cmocka_unit_test(idle_entry_kept_until_refilled),
         cmocka_unit_test(pool_full_forgets_oldest_idle_then_fails_open),
-        cmocka_unit_test(penalty_empties_the_bucket),
+        cmocka_unit_test(penalty_is_a_burst_of_debt),
         cmocka_unit_test(both_limits),
         cmocka_unit_test(bad_init),
         cmocka_unit_test(concurrent),

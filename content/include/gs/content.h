@@ -241,8 +241,9 @@ int gs_app_disconnect(gs_app_t *app, gs_session_id_t id);
 int gs_app_close_flushed(gs_app_t *app, gs_session_id_t id);
 /* Cut a session for misbehaviour (gs_session_cut): as gs_app_close_flushed when flushed is
  * non-zero, else as gs_app_disconnect; its close reason is abuse and, with the net's
- * per-address limits on, its address loses its accept burst. The app's own cuts (bad frames
- * under GS_BAD_FRAME_DISCONNECT, a session over its job budget) go this way. */
+ * per-address limits on, its address may not connect again for a while (gs_session_cut). The app's
+ * own cuts (bad frames under GS_BAD_FRAME_DISCONNECT, a session over its job budget) go this way.
+ */
 int gs_app_cut(gs_app_t *app, gs_session_id_t id, int flushed);
 
 /* ---------------------------------------------------------------------------------------------

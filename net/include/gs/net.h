@@ -358,8 +358,10 @@ typedef struct gs_net_config {
      * [2 x addr_accept_rate]; an accept over either
      * is closed at once, before any callback, and counted (accept_addr_sessions,
      * accept_addr_rate). A session cut for abuse (gs_session_cut, or the net layer's own cuts:
-     * protocol_error, recv_rate, frame_timeout, send_queue_*) empties its address's burst, so a
-     * client that reconnects after every cut is held to the rate. Loopback peers (127.0.0.0/8,
+     * protocol_error, recv_rate, frame_timeout, send_queue_*) puts its address a whole burst in
+     * debt: it may not connect again for addr_accept_burst / addr_accept_rate seconds (2 s by
+     * default), so a client that reconnects after every cut gets one session per that time.
+     * Loopback peers (127.0.0.0/8,
      * ::1) are exempt unless addr_limit_loopback is set. One table for all IO threads, of
      * max_sessions + 1024 addresses (docs/net.md "Fairness"). */
     uint32_t addr_max_sessions;
@@ -472,8 +474,9 @@ int gs_session_close_flushed(gs_net_t *net, gs_session_id_t id);
 /* Cut a session for misbehaviour (a flood, a bad request the policy does not forgive): as
  * gs_session_close_flushed when flushed is non-zero (a last error reply goes out first), else as
  * gs_session_disconnect; the close reason is abuse (on_close(ABUSE), disconnects{reason="abuse"})
- * and, with per-address limits on, the peer's address loses its accept burst, so reconnecting
- * at once after each cut gains the abuser nothing. Any thread. Returns 0, GS_ESTALE. */
+ * and, with per-address limits on, the peer's address may not connect again for a burst's
+ * worth of the accept rate (addr_accept_burst / addr_accept_rate s), so reconnecting at once
+ * after each cut gains the abuser nothing. Any thread. Returns 0, GS_ESTALE. */
 int gs_session_cut(gs_net_t *net, gs_session_id_t id, int flushed);
 
 /* Replace the per-session user pointer passed to callbacks. Returns 0 or GS_ESTALE. */
