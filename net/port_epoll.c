@@ -489,16 +489,16 @@ static int ep_connect(gs__session_t *s) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return GS_ESYS;
-    if (ensure_registered(p, es) != 0)
-        return GS_ESYS;
-    int rc;
-    do {
-        rc = connect(fd, (struct sockaddr *)&es->addr, es->addrlen);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0 && errno != EINPROGRESS) {
+    /* connect(2) restarted after EINTR would fail with EALREADY: once is enough, EINTR means
+     * the connect goes on in the background like EINPROGRESS. */
+    int rc = connect(fd, (struct sockaddr *)&es->addr, es->addrlen);
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR) {
         gs_log(GS_LOG_INFO, GS__LOG, "connect: %s", strerror(errno));
         return GS_ESYS;
     }
+    /* Added once the connect is under way: an unconnected socket polls as hung up. */
+    if (ensure_registered(p, es) != 0)
+        return GS_ESYS;
     in_flight(p, 1);
     if (rc == 0) {
         es->connect_state = OP_DONE; /* connected at once: delivered from the completion list */
