@@ -5,5 +5,6 @@
 
 const gs__port_backend_t gs__port_backends[] = {
     {GS_NET_BACKEND_IO_URING, &gs__port_uring_ops},
+    {GS_NET_BACKEND_EPOLL, &gs__port_epoll_ops},
     {GS_NET_BACKEND_AUTO, NULL},
 };

@@ -29,6 +29,13 @@
 #define WAIT_MS   10000
 #define MSG_STALL 0x5747u /* custom handler: hold the IO thread until released */
 
+/* The SQ/CQ and provided-buffer counters are io_uring's. On another backend (GS_NET_BACKEND=epoll)
+ * the same traffic must still come back whole; the io_uring-only assertions are skipped, and the
+ * case reports "skipped" rather than passing silently. */
+static int is_uring(th_server_t *srv) {
+    return strcmp(gs_net_backend_name(srv->net), "io_uring") == 0;
+}
+
 /* ---- E04 ---------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -118,7 +125,9 @@ static void e04_cq_overflow(void **state) {
     printf("e04 forced: cq_overflows %llu, frames_in %llu, io_in_flight %llu\n",
            (unsigned long long)st.cq_overflows, (unsigned long long)st.frames_in,
            (unsigned long long)st.io_in_flight);
-    assert_true(st.cq_overflows > 0);
+    int uring = is_uring(&srv);
+    if (uring)
+        assert_true(st.cq_overflows > 0);
     assert_int_equal(st.frames_in, 2 * E04_CLIENTS * E04_FRAMES + 1);
     assert_int_equal(atomic_load(&srv.send_errors), 0);
     assert_int_equal(st.disconnects[GS_CLOSE_RESET] + st.disconnects[GS_CLOSE_NOMEM], 0);
@@ -132,6 +141,8 @@ static void e04_cq_overflow(void **state) {
     assert_true(th_wait_count(&srv.closed, E04_CLIENTS, WAIT_MS));
     assert_int_equal(atomic_load(&srv.close_reasons[GS_CLOSE_PEER_CLOSE]), E04_CLIENTS);
     th_server_stop(&srv, 1000); /* asserts io_in_flight == 0 and every session closed */
+    if (!uring)
+        gs_test_skip("the CQ overflow is io_uring's (the echo under a stalled loop passed)");
 }
 
 /* ---- E06 / C10 ---------------------------------------------------------------------------- */
@@ -179,10 +190,13 @@ static void tiny_ring(uint32_t nbufs) {
            (unsigned long long)st.recv_rearms);
     assert_int_equal(st.bytes_in, total);
     assert_int_equal(st.frames_in, E06_CLIENTS * E06_FRAMES);
-    assert_true(st.enobufs > 0);
-    assert_true(st.recv_rearms > 0);
-    /* Every -ENOBUFS end was followed by a re-arm (the session kept receiving). */
-    assert_true(st.recv_rearms >= st.enobufs);
+    int uring = is_uring(&srv);
+    if (uring) {
+        assert_true(st.enobufs > 0);
+        assert_true(st.recv_rearms > 0);
+        /* Every -ENOBUFS end was followed by a re-arm (the session kept receiving). */
+        assert_true(st.recv_rearms >= st.enobufs);
+    }
     assert_int_equal(atomic_load(&srv.send_errors), 0);
     assert_int_equal(st.disconnects[GS_CLOSE_RESET] + st.disconnects[GS_CLOSE_NOMEM] +
                          st.disconnects[GS_CLOSE_PROTOCOL],
@@ -194,6 +208,8 @@ static void tiny_ring(uint32_t nbufs) {
     assert_true(th_wait_count(&srv.closed, E06_CLIENTS, WAIT_MS));
     assert_int_equal(atomic_load(&srv.close_reasons[GS_CLOSE_PEER_CLOSE]), E06_CLIENTS);
     th_server_stop(&srv, 1000);
+    if (!uring)
+        gs_test_skip("provided-buffer exhaustion is io_uring's (the 64-byte echo passed)");
 }
 
 static void e06_buffer_ring_1(void **state) {
@@ -309,7 +325,9 @@ static void all_knobs_at_once(uint32_t io_threads) {
     assert_int_equal(bad, 0);
     assert_int_equal(st.frames_in, E06_CLIENTS * E06_FRAMES);
     assert_int_equal(st.bytes_in, total);
-    assert_true(st.enobufs > 0);
+    int uring = is_uring(&srv);
+    if (uring)
+        assert_true(st.enobufs > 0);
     assert_true(st.short_sends > 0);
     assert_int_equal(atomic_load(&srv.send_errors), 0);
     for (int i = 0; i < E06_CLIENTS; i++) {
@@ -319,6 +337,8 @@ static void all_knobs_at_once(uint32_t io_threads) {
     assert_true(th_wait_count(&srv.closed, E06_CLIENTS, WAIT_MS));
     assert_int_equal(atomic_load(&srv.close_reasons[GS_CLOSE_PEER_CLOSE]), E06_CLIENTS);
     th_server_stop(&srv, 1000);
+    if (!uring)
+        gs_test_skip("provided-buffer exhaustion is io_uring's (the torture echo passed)");
 }
 
 static void all_knobs_one_thread(void **state) {

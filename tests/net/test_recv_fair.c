@@ -128,15 +128,20 @@ static void test_close_while_paused(void **state) {
  * flood waits its turn behind the others). Needs the kernel's multishot length cap (Linux 6.17). */
 static void test_receive_share(void **state) {
     (void)state;
-    struct utsname u;
-    int major = 0, minor = 0;
-    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
-        major * 100 + minor < 617)
-        gs_test_skip("the multishot receive length cap needs Linux >= 6.17");
     gs_net_config_t cfg = {0};
     cfg.recv_share_bytes = 16 * 1024;
     th_server_t srv = {0};
     th_server_start(&srv, &cfg, TH_SINK, 0);
+    /* The share is counted in io_uring's re-arms; epoll reads a share per pass without re-arming
+     * anything (test_epoll_paths checks it there: a flood does not starve another session). */
+    int uring = strcmp(gs_net_backend_name(srv.net), "io_uring") == 0;
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uring && (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
+                  major * 100 + minor < 617)) {
+        assert_int_equal(th_server_stop(&srv, 1000), 0);
+        gs_test_skip("the multishot receive length cap needs Linux >= 6.17");
+    }
     const size_t total = 4u << 20;
     uint8_t *zeros = calloc(1, total); /* empty frames: 512 Ki of them */
     assert_non_null(zeros);
@@ -154,10 +159,13 @@ static void test_receive_share(void **state) {
         share = bufsize;
     printf("receive share: %llu re-arms for %zu bytes (buffers of %u bytes)\n",
            (unsigned long long)st.recv_rearms, total, bufsize);
-    assert_true(st.recv_rearms >= total / share / 2);
+    if (uring)
+        assert_true(st.recv_rearms >= total / share / 2);
     th_close(fd);
     free(zeros);
     assert_int_equal(th_server_stop(&srv, 1000), 0);
+    if (!uring)
+        gs_test_skip("recv_rearms counts io_uring's receive share; epoll's is in test_epoll_paths");
 }
 
 /* B15: frames per second over the limit cut the session (recv_rate); a session within its

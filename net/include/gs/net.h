@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* net: completion-based networking. Sessions named by 64-bit ids, framed or raw byte streams,
  * one outstanding receive and one outstanding (gathered) send per session, sends from any
- * thread. Backends: io_uring (Linux) and IOCP (Windows) behind net/port.h; epoll later. */
+ * thread. Backends: io_uring and epoll (Linux) and IOCP (Windows) behind net/port.h. */
 #ifndef GS_NET_H
 #define GS_NET_H
 
@@ -344,7 +344,8 @@ typedef struct gs_net_config {
     /* Receive share: one session's multishot receive takes at most this many bytes before it is
      * armed again behind the others (so a flood waits its turn, and what arrives after a pause is
      * bounded by it) [4 x recv_buffer_size]. io_uring on Linux >= 6.17 (the kernel's multishot
-     * length cap); elsewhere the kernel's own per-wake limit applies. */
+     * length cap); epoll reads at most this much of a session per pass over the ready ones;
+     * elsewhere the kernel's own per-wake limit applies. */
     uint32_t recv_share_bytes;
     /* Per-session receive rate limits [0 = off]: a session that receives more than
      * recv_rate_bytes bytes/s or recv_rate_frames frames/s (framed sessions), measured by a token
@@ -379,7 +380,9 @@ typedef struct gs_net_config {
     uint32_t ring_entries;        /* SQ size per IO thread [1024]; CQ is twice that */
     uint32_t cq_entries;          /* explicit CQ size [2 × ring_entries] (tests make it tiny) */
     uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
-    uint32_t recv_buffer_size;    /* bytes each [16 KiB] */
+    uint32_t recv_buffer_size;    /* bytes each [16 KiB]; also IOCP's per-session buffer and
+                                   * epoll's per-loop read buffer (epoll: [64 KiB] when both
+                                   * recv_buffers and this are left 0) */
     int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
     /* test/fallback: each receive takes a whole ring buffer, as on kernels before 6.12, instead
      * of the kernel filling each buffer across receives (IOU_PBUF_RING_INC) */
