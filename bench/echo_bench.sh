@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Echo benchmark (docs/benchmarks.md#echo-benchmark-four-servers-two-clients): four servers, each
 # driven by two clients, server pinned to CPU 0 and client to CPU 1 (taskset).
-#   servers: gs-framed (gs-echo-server), gs-raw (gs-echo-server --raw), uv-framed (bench/uv_echo.c,
+#   servers: gs-framed (gs-echo-server), gs-raw (gs-echo-server --raw), ep-framed and ep-raw (the
+#            same with --backend epoll; not in the default list), uv-framed (bench/uv_echo.c,
 #            a framed libuv echo written the way a user would), uv-fast (bench/uv_fast_echo.c, the
 #            fast raw libuv echo: shared read buffer, uv_try_write first)
 #   clients: loadgen (bench/loadgen.c, independent epoll client) and bot (gs-bot echo)
@@ -42,10 +43,10 @@ BOT=$B/client/gs-bot LG=$B/bench/loadgen IDLE=$B/bench/idle-clients
 need=("$GS" "$IDLE")
 for s in $SERVERS; do
   case $s in
-    gs-framed | gs-raw) ;;
+    gs-framed | gs-raw | ep-framed | ep-raw) ;;
     uv-framed) need+=("$UV") ;;
     uv-fast) need+=("$UVF") ;;
-    *) echo "echo_bench: unknown server '$s' (gs-framed gs-raw uv-framed uv-fast)"; exit 2 ;;
+    *) echo "echo_bench: unknown server '$s' (gs-framed gs-raw ep-framed ep-raw uv-framed uv-fast)"; exit 2 ;;
   esac
 done
 for c in $CLIENTS; do
@@ -68,7 +69,7 @@ trap '[ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null; rm -rf "$work"' EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { echo "$1" | grep -o "\"$2\":[0-9.]*" | head -1 | cut -d: -f2; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-is_raw() { [ "$1" = gs-raw ] || [ "$1" = uv-fast ]; }
+is_raw() { [ "$1" = gs-raw ] || [ "$1" = ep-raw ] || [ "$1" = uv-fast ]; }
 
 start_server() { # SERVER-NAME [ARGS...] -> SPID, PORT
   local name=$1 cmd
@@ -76,6 +77,8 @@ start_server() { # SERVER-NAME [ARGS...] -> SPID, PORT
   case $name in
     gs-framed) cmd=("$GS") ;;
     gs-raw) cmd=("$GS" --raw) ;;
+    ep-framed) cmd=("$GS" --backend epoll) ;;
+    ep-raw) cmd=("$GS" --backend epoll --raw) ;;
     uv-framed) cmd=("$UV") ;;
     uv-fast) cmd=("$UVF") ;;
   esac
@@ -144,7 +147,7 @@ run_one() {
 
 printf 'rep\tconns\tsize\tdepth\tclient\tserver\tmsgs_per_s\tp99_us\tcpu_us_per_msg\tserver_cpu_pct\tclient_cpu_pct\tlost\tmismatched\texit\n' >"$OUT/runs.tsv"
 printf 'conns\tsize\tdepth\tclient\tserver\tmsgs_per_s\tp99_us\tcpu_us_per_msg\tserver_cpu_pct\tclient_cpu_pct\tclient_bound\tfailed_runs\n' >"$OUT/echo.tsv"
-printf 'conns\tsize\tdepth\tclient\tgs_framed_vs_uv_framed\tgs_framed_vs_uv_fast\tgs_raw_vs_uv_fast\n' >"$OUT/ratios.tsv"
+printf 'conns\tsize\tdepth\tclient\tgs_framed_vs_uv_framed\tgs_framed_vs_uv_fast\tgs_raw_vs_uv_fast\tep_framed_vs_uv_fast\tep_raw_vs_uv_fast\n' >"$OUT/ratios.tsv"
 
 # Median of column COL (runs.tsv numbering) over the runs of one cell, client and server.
 med() { awk -F'\t' -v c="$1" -v s="$2" -v d="$3" -v cli="$4" -v srv="$5" -v col="$6" \
@@ -193,9 +196,10 @@ for conns in $CONNS; do
             "$srv" "$m" "$p" "$c" "$sp" "$cp" "$cb" "$f" >>"$OUT/echo.tsv"
         done
         k="${conns}x${size}x${depth}"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "$size" "$depth" "$cli" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "$size" "$depth" "$cli" \
           "$(eff "$k" "$cli" gs-framed uv-framed)" "$(eff "$k" "$cli" gs-framed uv-fast)" \
-          "$(eff "$k" "$cli" gs-raw uv-fast)" >>"$OUT/ratios.tsv"
+          "$(eff "$k" "$cli" gs-raw uv-fast)" "$(eff "$k" "$cli" ep-framed uv-fast)" \
+          "$(eff "$k" "$cli" ep-raw uv-fast)" >>"$OUT/ratios.tsv"
       done
       plotcells+=("${conns}x${size}x${depth}")
     done
@@ -204,9 +208,11 @@ done
 
 echo "# efficiency = baseline server CPU/msg / gs server CPU/msg: > 1 means gs is cheaper;"
 echo "# '*': a client-bound cell took part (read it as a statement about the client)"
-printf '# %5s %5s %5s %-7s | %15s %15s %15s\n' conns size depth client "gsF/uvF" "gsF/uvFast" "gsR/uvFast"
-tail -n +2 "$OUT/ratios.tsv" | while IFS=$'\t' read -r c s d cli a b e; do
-  printf '  %5s %5s %5s %-7s | %15s %15s %15s\n' "$c" "$s" "$d" "$cli" "$a" "$b" "$e"
+printf '# %5s %5s %5s %-7s | %11s %11s %11s %11s %11s\n' conns size depth client "gsF/uvF" \
+  "gsF/uvFast" "gsR/uvFast" "epF/uvFast" "epR/uvFast"
+tail -n +2 "$OUT/ratios.tsv" | while IFS=$'\t' read -r c s d cli a b e f g; do
+  printf '  %5s %5s %5s %-7s | %11s %11s %11s %11s %11s\n' "$c" "$s" "$d" "$cli" "$a" "$b" "$e" \
+    "$f" "$g"
 done
 echo "# results: $OUT/echo.tsv (medians), $OUT/runs.tsv (every run), $OUT/ratios.tsv"
 

@@ -33,6 +33,11 @@
 #   GS_HOSTILE_ECHO_CONNS (100), GS_HOSTILE_CHAT_BOTS (200), GS_HOSTILE_CHAT_ROOMS (10),
 #   GS_HOSTILE_CHAT_RATE (5), GS_HOSTILE_WARM (1: seconds the abusers run before the honest load)
 #   GS_HOSTILE_OUT           results folder (default BUILD_DIR/bench-results): hostile-runs.tsv
+#   GS_HOSTILE_NICE          nice level of the abusers and of the burner (default 0). On this
+#                            2-core rig they share the honest client's core, which a real
+#                            attacker on its own machine does not: 19 lets them use only what
+#                            the honest client leaves, so the cells measure the server's
+#                            fairness rather than the client's lost CPU (say which in figures)
 set -u
 B=${1:-build/release}
 SECS=${2:-5}
@@ -158,7 +163,8 @@ run_one() {
   start_server "$bin" "${args[@]}" || { printf '%s\t%s\t%s\tFAILED-TO-START\n' "$srv" "$cell" "$rep" >>"$RUNS"; return; }
   : >"$work/ab.out"
   if [ "$cell" != alone ]; then
-    taskset -c 1 "$AB" --mode "$mode" --port "$PORT" --seconds $((SECS + 60)) "${SRC[@]}" \
+    nice -n "${GS_HOSTILE_NICE:-0}" taskset -c 1 "$AB" --mode "$mode" --port "$PORT" \
+      --seconds $((SECS + 60)) "${SRC[@]}" \
       "${extra[@]}" >"$work/ab.out" 2>"$work/ab.err" &
     APID=$!
     sleep "$WARM"
