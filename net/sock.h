@@ -2,7 +2,7 @@
 /* The socket calls the platform-neutral core (net.c) makes, behind one small interface with one
  * file per platform (sock_posix.c, sock_win.c), so that net.c, session.c, the framer and the
  * session table include no platform header and carry no #ifdef. The completion-port work itself
- * lives in the backends (port_uring.c, port_iocp.c). */
+ * lives in the backends (port_uring.c, port_epoll.c, port_iocp.c). */
 #ifndef GS_NET_SOCK_H
 #define GS_NET_SOCK_H
 
