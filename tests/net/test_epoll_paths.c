@@ -5,11 +5,11 @@
  *   by the client's reset: every buffer released once, nothing in flight after;
  * - short writes (debug_send_max = 7) over a 1 MiB echo, verified byte for byte;
  * - cancel racing readiness: random disconnects during busy echoes on two IO threads;
- * - EMFILE: the listener leaves the epoll set, accepting pauses and resumes;
+ * (EMFILE: test_io_emfile, run on epoll by the epoll pass of scripts/test.sh, where the
+ * listener leaves the epoll set while accepting is paused;)
  * - the read share: a session flooding the loop does not starve another one on the same loop.
  * th_server_stop asserts io_in_flight == 0, every session closed and no buffer queued. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -253,106 +252,6 @@ static void cancel_vs_readiness_two_threads(void **state) {
     th_server_stop(&srv, 0);
 }
 
-/* ---- EMFILE ------------------------------------------------------------------------------- */
-
-#define EMFILE_CLIENTS 20
-
-static int highest_open_fd(void) {
-    int hi = -1;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (fd > hi)
-            hi = fd;
-    }
-    closedir(d);
-    return hi;
-}
-
-static uint64_t cpu_ms(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000u +
-           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000u;
-}
-
-static int accept_paused(void *arg) { return th_stats(arg).accept_pauses > 0; }
-
-static void emfile_pauses_and_resumes(void **state) {
-    (void)state;
-    int fds[EMFILE_CLIENTS];
-    for (int i = 0; i < EMFILE_CLIENTS; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fds[i] >= 0);
-    }
-    struct rlimit saved, low;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    low = saved;
-    low.rlim_cur = (rlim_t)highest_open_fd() + 64;
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    th_server_t srv = {0};
-    gs_net_config_t cfg = {.tick_ms = 50};
-    start_epoll(&srv, cfg, TH_ECHO);
-    int probe = th_connect(srv.port);
-    assert_true(th_wait_count(&srv.opened, 1, 5000));
-    th_close(probe);
-    assert_true(th_wait_count(&srv.closed, 1, 5000));
-    /* Fill every free descriptor, then give two back: two accepts, then EMFILE. */
-    int *fill = malloc(sizeof(int) * (size_t)low.rlim_cur);
-    assert_non_null(fill);
-    int nfill = 0;
-    for (int fd; (fd = dup(0)) >= 0;)
-        fill[nfill++] = fd;
-    assert_true(nfill >= 2);
-    close(fill[--nfill]);
-    close(fill[--nfill]);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons(srv.port);
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    for (int i = 0; i < EMFILE_CLIENTS; i++)
-        assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
-    int was_paused = th_wait_until(accept_paused, &srv, 5000);
-    uint64_t pauses_before = th_stats(&srv).accept_pauses;
-    uint64_t opened_while_low = atomic_load(&srv.opened) - 1;
-    /* The listener is out of the set while paused (level-triggered, it would otherwise be
-     * reported at every wait): the loop must not spin. */
-    uint64_t c0 = cpu_ms(), t0 = gs_now_ms();
-    while (gs_now_ms() - t0 < 500)
-        gs_sleep_ms(10);
-    uint64_t used = cpu_ms() - c0;
-    uint64_t pauses_after = th_stats(&srv).accept_pauses;
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
-    for (int i = 0; i < nfill; i++)
-        close(fill[i]);
-    free(fill);
-    print_message("epoll EMFILE: accepted while short %llu, pauses %llu -> %llu, cpu %llu ms\n",
-                  (unsigned long long)opened_while_low, (unsigned long long)pauses_before,
-                  (unsigned long long)pauses_after, (unsigned long long)used);
-    assert_true(was_paused);
-    assert_true(opened_while_low <= 2);
-    assert_true(used < 250);
-    assert_true(pauses_after - pauses_before <= 20);
-    /* Re-added on a tick: every waiting connection becomes a working session. */
-    assert_true(th_wait_count(&srv.opened, EMFILE_CLIENTS + 1, 5000));
-    for (int i = 0; i < EMFILE_CLIENTS; i++) {
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        uint32_t v = (uint32_t)i, back = 0, id = 0;
-        th_write_frame(fds[i], 9, &v, sizeof(v));
-        assert_int_equal(th_read_frame(fds[i], &id, &back, sizeof(back), 5000), (long)sizeof(v));
-        assert_int_equal(id, 9);
-        assert_int_equal(back, v);
-    }
-    for (int i = 0; i < EMFILE_CLIENTS; i++)
-        close(fds[i]);
-    assert_true(th_wait_count(&srv.closed, EMFILE_CLIENTS + 1, 5000));
-    th_server_stop(&srv, 0);
-}
-
 /* ---- a flood does not starve another session ---------------------------------------------- */
 
 #define MSG_PING  1u
@@ -451,7 +350,6 @@ int main(void) {
         cmocka_unit_test(blocked_send_cancelled),
         cmocka_unit_test(short_writes_1mib_echo),
         cmocka_unit_test(cancel_vs_readiness_two_threads),
-        cmocka_unit_test(emfile_pauses_and_resumes),
         cmocka_unit_test(flood_does_not_starve),
     };
     return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
