@@ -102,7 +102,7 @@ void gs__session_release(gs__session_t *s) {
 
 /* ---- close ------------------------------------------------------------------------------- */
 
-/* Reasons that say the peer misbehaved: closing for one spends its address's accept burst. */
+/* Reasons that say the peer misbehaved: closing for one puts its address a burst in debt. */
 static int is_abuse(uint32_t reason) {
     switch (reason) {
     case GS_CLOSE_PROTOCOL:
