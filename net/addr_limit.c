@@ -201,12 +201,12 @@ gs__addr_verdict_t gs__addr_limit_acquire(gs__addr_limit_t *al, const gs__addr_k
         }
         if (v == GS__ADDR_OK && al->max_sessions && e->count >= al->max_sessions)
             v = GS__ADDR_TOO_MANY;
+        /* An entry with no session is on the idle FIFO (a new one has a full bucket and
+         * max_sessions >= 1, so it is never refused): a refusal leaves it there. */
         if (v == GS__ADDR_OK) {
             if (e->count++ == 0 && (e->idle_prv || al->idle_head == j))
                 idle_unlink(al, j - 1);
             *slot = j - 1;
-        } else if (e->count == 0 && !e->idle_prv && al->idle_head != j) {
-            idle_push(al, j - 1); /* a new entry refused at once (burst 0 cannot happen) */
         }
     }
     gs_mutex_unlock(&al->mu);

@@ -36,24 +36,6 @@ static void start_epoll(th_server_t *srv, gs_net_config_t cfg, th_mode_t mode) {
 
 /* ---- a send blocked on EPOLLOUT, then cancelled ------------------------------------------- */
 
-static _Atomic uint64_t counted_released;
-typedef struct counted {
-    gs_buf_t buf;
-    uint8_t bytes[];
-} counted_t;
-static void counted_release(gs_buf_t *b) {
-    atomic_fetch_add(&counted_released, 1);
-    free(gs_container_of(b, counted_t, buf));
-}
-static gs_buf_t *counted_frame(uint32_t body_len) {
-    counted_t *c = malloc(sizeof(*c) + GS_FRAME_HEADER_SIZE + body_len);
-    assert_non_null(c);
-    gs_frame_header_write(c->bytes, body_len, 3);
-    memset(c->bytes + GS_FRAME_HEADER_SIZE, 0x5A, body_len);
-    gs_buf_init(&c->buf, c->bytes, GS_FRAME_HEADER_SIZE + body_len, counted_release);
-    return &c->buf;
-}
-
 typedef struct {
     th_server_t *srv;
     uint64_t last;
@@ -85,7 +67,7 @@ static int drained_or_stuck(void *arg) {
 
 static void blocked_send_cancelled(void **state) {
     (void)state;
-    atomic_store(&counted_released, 0);
+    atomic_store(&th_bufs_released, 0);
     th_server_t srv = {0};
     gs_net_config_t cfg = {.send_hard_limit = UINT32_MAX, .send_soft_limit = UINT32_MAX};
     start_epoll(&srv, cfg, TH_SINK);
@@ -101,7 +83,7 @@ static void blocked_send_cancelled(void **state) {
         stuck_t k = {.srv = &srv};
         for (int r = 0; r < BLOCK_ROUNDS && !k.stuck; r++) {
             for (int j = 0; j < 16; j++) {
-                gs_buf_t *b = counted_frame(32000);
+                gs_buf_t *b = th_counted_frame(32000);
                 made++;
                 assert_int_equal(gs_session_send(srv.net, id, b), 0);
                 gs_buf_unref(b);
@@ -120,12 +102,12 @@ static void blocked_send_cancelled(void **state) {
         if (it % 2 == 0)
             th_close(fd);
     }
-    assert_true(th_wait_count(&counted_released, made, WAIT_MS));
+    assert_true(th_wait_count(&th_bufs_released, made, WAIT_MS));
     gs_net_stats_t st = th_stats(&srv);
     assert_int_equal(st.disconnects[GS_CLOSE_LOCAL], BLOCK_ITER / 2);
     assert_int_equal(st.disconnects[GS_CLOSE_RESET], BLOCK_ITER / 2);
     th_server_stop(&srv, 0);
-    assert_int_equal(atomic_load(&counted_released), made); /* once each: no more after stop */
+    assert_int_equal(atomic_load(&th_bufs_released), made); /* once each: no more after stop */
 }
 
 /* ---- short writes ------------------------------------------------------------------------- */

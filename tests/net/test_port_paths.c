@@ -178,30 +178,12 @@ static void never_reader_cut_at_hard_limit(void **state) {
 
 /* ---- C01 disconnect with sends in flight -------------------------------------------------- */
 
-static _Atomic uint64_t counted_released;
-typedef struct counted {
-    gs_buf_t buf;
-    uint8_t bytes[];
-} counted_t;
-static void counted_release(gs_buf_t *b) {
-    atomic_fetch_add(&counted_released, 1);
-    free(gs_container_of(b, counted_t, buf));
-}
-static gs_buf_t *counted_frame(uint32_t body_len) {
-    counted_t *c = malloc(sizeof(*c) + GS_FRAME_HEADER_SIZE + body_len);
-    assert_non_null(c);
-    gs_frame_header_write(c->bytes, body_len, 3);
-    memset(c->bytes + GS_FRAME_HEADER_SIZE, 0x5A, body_len);
-    gs_buf_init(&c->buf, c->bytes, GS_FRAME_HEADER_SIZE + body_len, counted_release);
-    return &c->buf;
-}
-
 #define C01_ITER 100
 #define C01_BUFS 16
 
 static void c01_disconnect_with_send_in_flight(void **state) {
     (void)state;
-    atomic_store(&counted_released, 0);
+    atomic_store(&th_bufs_released, 0);
     th_server_t srv = {0};
     th_server_start(&srv, NULL, TH_SINK, 0);
     uint64_t made = 0;
@@ -211,7 +193,7 @@ static void c01_disconnect_with_send_in_flight(void **state) {
         assert_true(th_wait_count(&srv.opened, it + 1, WAIT_MS));
         gs_session_id_t id = (gs_session_id_t)atomic_load(&srv.last_open_id);
         for (int k = 0; k < C01_BUFS; k++) {
-            gs_buf_t *b = counted_frame(32000);
+            gs_buf_t *b = th_counted_frame(32000);
             made++;
             int rc = gs_session_send(srv.net, id, b);
             assert_true(rc == 0 || rc == GS_ECLOSING);
@@ -221,9 +203,9 @@ static void c01_disconnect_with_send_in_flight(void **state) {
         assert_true(th_wait_count(&srv.closed, it + 1, WAIT_MS));
         th_close(fd);
     }
-    assert_true(th_wait_count(&counted_released, made, WAIT_MS));
+    assert_true(th_wait_count(&th_bufs_released, made, WAIT_MS));
     gs_net_stats_t st = stop_and_check(&srv, 0, NULL);
-    assert_int_equal(atomic_load(&counted_released), made);
+    assert_int_equal(atomic_load(&th_bufs_released), made);
     assert_int_equal(st.disconnects[GS_CLOSE_LOCAL], C01_ITER);
 }
 

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -270,3 +271,24 @@ int th_wait_frames_out(th_server_t *srv, uint64_t n, uint32_t timeout_ms) {
 }
 
 uint64_t th_rss_bytes(void) { return th_os_rss_bytes(); }
+
+_Atomic uint64_t th_bufs_released;
+
+typedef struct counted {
+    gs_buf_t buf;
+    uint8_t bytes[];
+} counted_t;
+
+static void counted_release(gs_buf_t *b) {
+    atomic_fetch_add(&th_bufs_released, 1);
+    free(gs_container_of(b, counted_t, buf));
+}
+
+gs_buf_t *th_counted_frame(uint32_t body_len) {
+    counted_t *c = malloc(sizeof(*c) + GS_FRAME_HEADER_SIZE + body_len);
+    assert_non_null(c);
+    gs_frame_header_write(c->bytes, body_len, 3);
+    memset(c->bytes + GS_FRAME_HEADER_SIZE, 0x5A, body_len);
+    gs_buf_init(&c->buf, c->bytes, GS_FRAME_HEADER_SIZE + body_len, counted_release);
+    return &c->buf;
+}

@@ -86,6 +86,11 @@ gs_net_stats_t th_stats(th_server_t *srv);
 int th_wait_frames_in(th_server_t *srv, uint64_t n, uint32_t timeout_ms);
 int th_wait_frames_out(th_server_t *srv, uint64_t n, uint32_t timeout_ms);
 
+/* A frame of message id 3 with body_len bytes of 0x5A, in a malloc'd buffer (one reference, the
+ * caller's) whose release adds 1 to th_bufs_released: a test compares that count with the
+ * buffers it made to see each released exactly once. */
+extern _Atomic uint64_t th_bufs_released;
+gs_buf_t *th_counted_frame(uint32_t body_len);
 /* Resident set size of this process in bytes (/proc/self/statm; the working set on Windows). */
 uint64_t th_rss_bytes(void);
 
