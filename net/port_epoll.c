@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* epoll backend: the completion semantics of port.h over readiness. One epoll set per IO thread;
  * an eventfd in it as the inbox wake-up; the shared listening socket in every loop's set
- * (EPOLLEXCLUSIVE) with accept4 in a bounded loop; receives read into one read buffer per loop
- * (the core copies what it keeps: nothing is lent); sends tried at once with sendmsg and, when
- * the socket is full, again on EPOLLOUT; non-blocking connects completed on EPOLLOUT.
+ * (EPOLLEXCLUSIVE) with accept4 in a bounded loop; receives read into the loop's current read
+ * block, which the core may borrow slices of (lend) instead of copying; sends tried at once with
+ * sendmsg and, when the socket is full, again on EPOLLOUT; non-blocking connects completed on
+ * EPOLLOUT.
+ *
+ * Read blocks and lending: a loop reads into its current block at an offset. A slice of what
+ * was just read can be lent to the core (a frame or raw bytes handed on to a send queue without
+ * a copy, gs_net_frame_hold); the block then keeps the lent bytes and the next read goes after
+ * them, and once too little room is left it is set aside until its last lend comes back and a
+ * fresh block becomes current. Nothing lent: the next read reuses the block from its start, so
+ * a loop that copies (or is never lent from) touches one block, as it would with a plain read
+ * buffer. At most half of recv_buffers blocks may be pinned by lends at once (as on io_uring);
+ * beyond that the current block is not lent from and is reused at once, the core copies, and
+ * receiving goes on: peers that never read cannot starve the loop of buffers or grow its memory
+ * past that bound. Free blocks idle for a second are unmapped. The spare, a buffer never lent,
+ * is read into only when a block cannot be mapped.
  *
  * Edge- or level-triggered: sessions are edge-triggered, the listener and the eventfd
  * level-triggered.
@@ -38,6 +51,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -59,10 +73,38 @@ enum { TAG_WAKE = 1, TAG_LISTEN = 2, TAG_SESS = 3 };
 #define TAG_MASK     7u
 #define UD(ptr, tag) ((uint64_t)(uintptr_t)(ptr) | (tag))
 
-#define ACCEPT_PAUSED 2u  /* gs__listener_t.armed: removed after EMFILE, re-added on a tick */
-#define ACCEPT_BATCH  64  /* connections accepted per readiness report, at most */
-#define EVENTS        256 /* events taken per epoll_wait */
-#define DEFAULT_RBUF  (64u * 1024u) /* the read buffer when the application leaves the size */
+#define ACCEPT_PAUSED  2u  /* gs__listener_t.armed: removed after EMFILE, re-added on a tick */
+#define ACCEPT_BATCH   64  /* connections accepted per readiness report, at most */
+#define EVENTS         256 /* events taken per epoll_wait */
+#define DEFAULT_RBUF   (64u * 1024u) /* read block size when the application leaves the sizes */
+#define DEFAULT_BLOCKS 16u           /* recv_buffers then: half of it may be lent */
+
+#define LENDS_MAX       4096 /* slices lent at once per loop, at most */
+#define BLOCKS_IDLE_MS  1000 /* free read blocks unused this long go back to the system */
+#define LENDS_PER_CHUNK 512  /* lend descriptors mapped together */
+
+/* A lendable read block: rbuf_size bytes of their own mapping, so that giving an idle block
+ * back (trim_blocks) lowers the process's RSS whatever the allocator keeps. */
+typedef struct rblock {
+    struct rblock *next_free;
+    uint32_t lends; /* slices of it lent out (loop thread only) */
+    uint8_t *data;
+} rblock_t;
+
+/* One lent slice. Released on any thread; the block is touched on the loop thread only, so a
+ * release elsewhere comes back through port->returns. */
+typedef struct ep_lend {
+    gs_buf_t buf;
+    gs_mpsc_node_t ret;
+    gs__loop_t *loop;
+    rblock_t *blk;
+    struct ep_lend *next_free;
+} ep_lend_t;
+
+typedef struct lend_chunk {
+    struct lend_chunk *next;
+    ep_lend_t lends[LENDS_PER_CHUNK];
+} lend_chunk_t;
 
 /* Operation states of a send or a connect. */
 enum { OP_NONE = 0, OP_WAITING, OP_DONE };
@@ -93,15 +135,24 @@ struct gs__port {
     int wake_armed;
     int tearing_down;
     int no_exclusive; /* the kernel refused EPOLLEXCLUSIVE (before 4.5) */
-    uint8_t *rbuf;    /* the loop's read buffer, shared by its sessions */
+    uint8_t *spare;   /* read buffer never lent: used while every block is pinned */
     uint32_t rbuf_size;
+    /* Read blocks (see the top). cur: the block reads go to, at cur_off; delivering: the block
+     * whose bytes gs__on_recv is handling now (NULL for the spare), which lend checks. */
+    rblock_t *cur, *delivering, *free_blocks;
+    uint32_t cur_off, nblocks, lends_out, blocks_lent;
+    uint32_t blocks_lent_max; /* half of recv_buffers: blocks pinned by lends, at most */
+    uint64_t blocks_used_ms;  /* when a free block was last taken */
+    ep_lend_t *free_lends;
+    lend_chunk_t *lend_chunks;
+    gs_mpsc_t returns;
     uint32_t share; /* bytes read per session and pass, at most */
     gs_list_t ready, done;
     uint64_t rng; /* debug_send_max's random lengths */
     uint64_t accept_errors;
     struct epoll_event events[EVENTS];
     /* counters (written by the loop thread only) */
-    gs__ctr_t io_in_flight;
+    gs__ctr_t io_in_flight, lent_gauge;
 };
 
 static void in_flight(gs__port_t *p, int delta) {
@@ -138,21 +189,25 @@ static int ep_init(gs__loop_t *loop) {
     }
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (net->ring_defaulted) {
-        /* The size is ours to pick: one buffer per loop, so a large one costs little. Say what it
-         * is (gs_net_config); gs_net_create runs this before any IO thread reads the config. */
+        /* The sizes are ours to pick: blocks of 64 KiB, half of 16 lendable, as io_uring's
+         * incremental ring. Say what they are (gs_net_config); gs_net_create runs this before
+         * any IO thread reads the config. */
         net->cfg.recv_buffer_size = DEFAULT_RBUF;
+        net->cfg.recv_buffers = DEFAULT_BLOCKS;
     }
     p->rbuf_size = net->cfg.recv_buffer_size;
-    p->rbuf = malloc(p->rbuf_size);
-    if (p->evfd < 0 || !p->rbuf) {
+    p->spare = malloc(p->rbuf_size);
+    if (p->evfd < 0 || !p->spare) {
         int rc = p->evfd < 0 ? GS_ESYS : GS_ENOMEM;
         if (p->evfd >= 0)
             close(p->evfd);
         close(p->epfd);
-        free(p->rbuf);
+        free(p->spare);
         free(p);
         return rc;
     }
+    gs_mpsc_init(&p->returns);
+    p->blocks_lent_max = net->cfg.recv_buffers / 2 ? net->cfg.recv_buffers / 2 : 1;
     p->share = net->cfg.recv_share_bytes ? net->cfg.recv_share_bytes : p->rbuf_size;
     gs_list_init(&p->ready);
     gs_list_init(&p->done);
@@ -161,13 +216,81 @@ static int ep_init(gs__loop_t *loop) {
     return 0;
 }
 
+static void drain_returns(gs__port_t *p);
+
+static rblock_t *block_new(gs__port_t *p) {
+    rblock_t *b = malloc(sizeof(*b));
+    if (!b)
+        return NULL;
+    void *m = mmap(NULL, p->rbuf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        free(b);
+        return NULL;
+    }
+    b->data = m;
+    b->lends = 0;
+    b->next_free = NULL;
+    p->nblocks++;
+    return b;
+}
+
+static void block_free(gs__port_t *p, rblock_t *b) {
+    munmap(b->data, p->rbuf_size);
+    free(b);
+    p->nblocks--;
+}
+
+/* Every lend descriptor is free: unmap their chunks. */
+static void lends_unmap(gs__port_t *p) {
+    while (p->lend_chunks) {
+        lend_chunk_t *c = p->lend_chunks;
+        p->lend_chunks = c->next;
+        munmap(c, sizeof(*c));
+    }
+    p->free_lends = NULL;
+}
+
+/* Free blocks and lend descriptors unused for BLOCKS_IDLE_MS go back to the system: a burst of
+ * held frames (peers that stopped reading) does not keep its memory for the life of the
+ * process. */
+static void trim_blocks(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
+    if (loop->now_ms - p->blocks_used_ms < BLOCKS_IDLE_MS)
+        return;
+    if (p->lends_out == 0 && p->lend_chunks)
+        lends_unmap(p);
+    while (p->free_blocks) {
+        rblock_t *b = p->free_blocks;
+        p->free_blocks = b->next_free;
+        block_free(p, b);
+    }
+}
+
 static void ep_fini(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
     if (!p)
         return;
+    /* Lends released after the loop thread ended wait in returns; no thread runs the loop any
+     * more, so this one may take them. */
+    drain_returns(p);
     close(p->evfd);
     close(p->epfd);
-    free(p->rbuf);
+    free(p->spare);
+    if (p->lends_out) {
+        gs_log(GS_LOG_ERROR, GS__LOG,
+               "%u receive buffer slice(s) still lent at destroy: a gs_net_frame_hold buffer "
+               "was not released; the read blocks' memory is kept",
+               p->lends_out);
+    } else {
+        if (p->cur)
+            block_free(p, p->cur);
+        while (p->free_blocks) {
+            rblock_t *b = p->free_blocks;
+            p->free_blocks = b->next_free;
+            block_free(p, b);
+        }
+        lends_unmap(p);
+    }
     free(p);
     loop->port = NULL;
 }
@@ -350,6 +473,121 @@ static void ep_recv_pause(gs__session_t *s) {
     s->recv_parked = 1; /* the receive's reference is the core's now */
 }
 
+/* ---- read blocks and lending -------------------------------------------------------------- */
+
+/* Loop thread: a lent slice's last reference is gone. A block whose last lend came back is
+ * reused from its start if it is current, else it joins the free blocks. */
+static void lend_return(gs__port_t *p, ep_lend_t *l) {
+    rblock_t *b = l->blk;
+    l->next_free = p->free_lends;
+    p->free_lends = l;
+    p->lends_out--;
+    if (--b->lends != 0)
+        return;
+    p->blocks_lent--;
+    gs__ctr_add(&p->lent_gauge, (uint64_t)-1);
+    if (b == p->cur) {
+        p->cur_off = 0; /* nothing of it is referenced any more (nothing reads into it now) */
+    } else {
+        b->next_free = p->free_blocks;
+        p->free_blocks = b;
+    }
+}
+
+static void lend_release(gs_buf_t *buf) {
+    ep_lend_t *l = gs_container_of(buf, ep_lend_t, buf);
+    gs__loop_t *loop = l->loop;
+    if (gs__tls_loop == loop) {
+        lend_return(loop->port, l);
+        return;
+    }
+    /* Only the loop thread touches the blocks: hand it back. */
+    gs_mpsc_push(&loop->port->returns, &l->ret);
+    gs__port_wake(loop);
+}
+
+static void drain_returns(gs__port_t *p) {
+    gs_mpsc_node_t *n;
+    while ((n = gs_mpsc_pop(&p->returns)) != NULL)
+        lend_return(p, gs_container_of(n, ep_lend_t, ret));
+}
+
+/* Where the next read goes and how much room it has: the current block after what is lent of
+ * it; a fresh block when too little is left; the spare (never lent) when every block is pinned.
+ * Sets p->delivering for ep_lend. */
+static uint8_t *read_room(gs__port_t *p, size_t *room) {
+    rblock_t *b = p->cur;
+    if (b && p->rbuf_size - p->cur_off < p->rbuf_size / 4) {
+        p->cur = NULL; /* set aside: it joins the free blocks with its last lend */
+        b = NULL;
+    }
+    if (!b) {
+        b = p->free_blocks;
+        if (b)
+            p->free_blocks = b->next_free;
+        else
+            b = block_new(p); /* at most blocks_lent_max + 1 exist: see ep_lend */
+        if (!b) {
+            p->delivering = NULL;
+            *room = p->rbuf_size;
+            return p->spare;
+        }
+        p->cur = b;
+        p->cur_off = 0;
+        p->blocks_used_ms = gs_now_ms();
+    }
+    p->delivering = b;
+    *room = p->rbuf_size - p->cur_off;
+    return b->data + p->cur_off;
+}
+
+static gs_buf_t *ep_lend(gs__loop_t *loop, const uint8_t *data, uint32_t len) {
+    gs__port_t *p = loop->port;
+    rblock_t *b = p->delivering;
+    if (!b || data < b->data || len > p->rbuf_size ||
+        (size_t)(data - b->data) > p->rbuf_size - len || p->lends_out >= LENDS_MAX)
+        return NULL;
+    /* At most half the blocks may be pinned, so memory stays bounded whoever holds on to what
+     * it was lent (a slow peer's queue, a handler keeping frames): beyond that, the current
+     * block is never lent from and is reused at once, and the core copies. */
+    if (b->lends == 0 && p->blocks_lent >= p->blocks_lent_max)
+        return NULL;
+    ep_lend_t *l = p->free_lends;
+    if (!l) {
+        lend_chunk_t *c =
+            mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (c == MAP_FAILED)
+            return NULL;
+        p->blocks_used_ms = gs_now_ms();
+        c->next = p->lend_chunks;
+        p->lend_chunks = c;
+        for (int i = LENDS_PER_CHUNK - 1; i >= 0; i--) {
+            c->lends[i].next_free = p->free_lends;
+            p->free_lends = &c->lends[i];
+        }
+        l = p->free_lends;
+    }
+    p->free_lends = l->next_free;
+    p->lends_out++;
+    l->loop = loop;
+    l->blk = b;
+    gs_buf_init(&l->buf, data, len, lend_release);
+    l->buf.charge = len + (uint32_t)sizeof(*l);
+    if (b->lends++ == 0) {
+        p->blocks_lent++;
+        gs__ctr_add(&p->lent_gauge, 1);
+    }
+    if (b == p->cur) {
+        /* Later reads go after the slice (16-byte aligned, for the copies made from them). */
+        size_t end = ((size_t)(data - b->data) + len + 15) & ~(size_t)15;
+        if (end > p->rbuf_size)
+            end = p->rbuf_size;
+        if (end > p->cur_off)
+            p->cur_off = (uint32_t)end;
+    }
+    return &l->buf;
+}
+
 /* Read one share of a ready session. It leaves the ready list when the socket is read down (or
  * the receive ended); with data left it goes back to the tail for the next pass. */
 static void do_read(gs__port_t *p, ep_sess_t *es) {
@@ -358,10 +596,13 @@ static void do_read(gs__port_t *p, ep_sess_t *es) {
     for (;;) {
         if (!es->recv_armed || es->cancelled)
             return; /* parked by a pause, or the completion list ends it */
-        size_t want = budget < p->rbuf_size ? budget : p->rbuf_size;
-        ssize_t n = recv((int)s->fd, p->rbuf, want, 0);
+        size_t room;
+        uint8_t *buf = read_room(p, &room);
+        size_t want = budget < room ? budget : room;
+        ssize_t n = recv((int)s->fd, buf, want, 0);
         if (n > 0) {
-            gs__on_recv(s, p->rbuf, (size_t)n);
+            gs__on_recv(s, buf, (size_t)n);
+            p->delivering = NULL;
             if (!es->recv_armed || es->cancelled)
                 return;
             /* Short read: the socket is empty now. Anything arriving after the read raises a new
@@ -379,6 +620,7 @@ static void do_read(gs__port_t *p, ep_sess_t *es) {
             }
             continue;
         }
+        p->delivering = NULL;
         if (n == 0) {
             recv_finished(p, es, 0); /* the peer's orderly end */
             return;
@@ -615,6 +857,7 @@ static void ep_close_fd(intptr_t fd) { close((int)fd); }
 
 static void ep_stats(gs__loop_t *loop, gs__port_stats_t *out) {
     out->io_in_flight = gs__ctr_get(&loop->port->io_in_flight);
+    out->recv_bufs_lent = gs__ctr_get(&loop->port->lent_gauge);
 }
 
 /* ---- the loop ---------------------------------------------------------------------------- */
@@ -669,7 +912,11 @@ static void ep_thread_start(gs__loop_t *loop) {
 
 /* After the core's batch end: completions it caused (sends that went out at once from the
  * flush, operations its closes cancelled) are delivered now rather than after another wait. */
-static void ep_batch_end(gs__loop_t *loop) { run_done(loop->port); }
+static void ep_batch_end(gs__loop_t *loop) {
+    run_done(loop->port);
+    drain_returns(loop->port); /* wake_pending is clear: a later release wakes the loop again */
+    trim_blocks(loop);
+}
 
 static void ep_thread_end(gs__loop_t *loop) {
     gs__port_t *p = loop->port;
@@ -679,8 +926,11 @@ static void ep_thread_end(gs__loop_t *loop) {
         p->wake_armed = 0;
         in_flight(p, -1);
     }
-    while (gs__ctr_get(&p->io_in_flight) > 0)
+    while (gs__ctr_get(&p->io_in_flight) > 0) {
         ep_poll(loop, 100);
+        drain_returns(p);
+    }
+    drain_returns(p);
 }
 
 const gs__port_ops_t gs__port_epoll_ops = {
@@ -704,6 +954,6 @@ const gs__port_ops_t gs__port_epoll_ops = {
     .cancel = ep_cancel,
     .session_release = ep_session_release,
     .close_fd = ep_close_fd,
-    .lend = NULL, /* one read buffer per loop, reused at once: the core copies */
+    .lend = ep_lend,
     .stats = ep_stats,
 };

@@ -381,8 +381,8 @@ typedef struct gs_net_config {
     uint32_t cq_entries;          /* explicit CQ size [2 × ring_entries] (tests make it tiny) */
     uint32_t recv_buffers;        /* provided receive buffers per IO thread [256], power of 2 */
     uint32_t recv_buffer_size;    /* bytes each [16 KiB]; also IOCP's per-session buffer and
-                                   * epoll's per-loop read buffer (epoll: [64 KiB] when both
-                                   * recv_buffers and this are left 0) */
+                                   * epoll's read block size (epoll: 16 blocks of [64 KiB], half
+                                   * of them lendable, when both this and recv_buffers are 0) */
     int disable_provided_buffers; /* test/fallback: one malloc'd receive buffer per recv */
     /* test/fallback: each receive takes a whole ring buffer, as on kernels before 6.12, instead
      * of the kernel filling each buffer across receives (IOU_PBUF_RING_INC) */
