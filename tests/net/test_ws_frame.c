@@ -455,7 +455,7 @@ static void test_errors_early(void **state) {
 
 static void test_too_big_at_header(void **state) {
     (void)state;
-    uint8_t *p = pattern(200, 5);
+    uint8_t *p = pattern(65536, 5);
     /* One frame over the bound: only its header is fed, and it fails. */
     for (size_t hn = 2; hn <= 14; hn += 12) {
         stream_t s = {0};
