@@ -658,6 +658,7 @@ static void test_empty_feed_and_partial(void **state) {
     assert_false(gs_ws_decoder_partial(&d));
     assert_int_equal(r.messages, 1);
     assert_false(gs_ws_decoder_closed(&d));
+    rec_free(&r);
 }
 
 int main(void) {
