@@ -91,7 +91,15 @@
     const type = state.root.lookupType(name);
     const problem = type.verify(fields);
     if (problem) throw new Error(name + ": " + problem);
-    const body = type.encode(type.create(fields)).finish();
+    // protobufjs writes every field that is set, a 0 or "" too; proto3 (and protoc-c) leave
+    // fields at their default out. Dropping them gives the bytes the C side would send.
+    const present = {};
+    for (const [k, v] of Object.entries(fields)) {
+      const f = type.fields[k];
+      if (f && !f.repeated && !f.map && (v === 0 || v === "" || v === false)) continue;
+      present[k] = v;
+    }
+    const body = type.encode(type.create(present)).finish();
     const frame = new Uint8Array(8 + body.length);
     const dv = new DataView(frame.buffer);
     dv.setUint32(0, body.length, true);
