@@ -28,8 +28,14 @@ esac
 
 # ---- protobufjs from npm.
 if ! command -v npm >/dev/null 2>&1; then
-    echo "setup-web.sh: npm not found: install node 20 and npm first" >&2
-    exit 1
+    # A fresh Debian 12: node and npm from Debian's packages (a node already installed, from
+    # Debian or elsewhere, is used as it is).
+    echo "setup-web.sh: npm not found: installing Debian's nodejs and npm"
+    sudo_=()
+    [ "$(id -u)" -ne 0 ] && sudo_=(sudo)
+    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends nodejs npm
 fi
 # npm ci deletes node_modules and installs again every time; skip it when node_modules was
 # installed from this very lockfile (npm keeps a copy of the lock it installed from in

@@ -86,10 +86,16 @@ windeps() {
     [ "$want_windows" -eq 1 ] || return 0
     bash "$(dirname "${BASH_SOURCE[0]}")/windeps.sh"
 }
+# protobufjs for the chat page that gs-chat-server embeds (npm ci, pinned by
+# server/chat/web/package-lock.json); every group builds the chat server.
+web() {
+    bash "$(dirname "${BASH_SOURCE[0]}")/setup-web.sh" --npm-only
+}
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "setup.sh: all ${#PACKAGES[@]} packages already installed, nothing to do"
     windeps
+    web
     exit 0
 fi
 
@@ -120,3 +126,4 @@ if [ "${#still_missing[@]}" -ne 0 ]; then
 fi
 echo "setup.sh: installed ${missing[*]}"
 windeps
+web
