@@ -141,6 +141,12 @@ void gs__on_send_done(gs__session_t *s, gs__send_req_t *req, long result);
 void gs__on_connect_done(gs__session_t *s, int err);
 /* Once per loop iteration, after a batch of completions: inbox, deferred sends, ticks. */
 void gs__loop_after_batch(gs__loop_t *loop);
+/* Mid-poll, between completions: send what the sessions handled so far have queued (unless
+ * send_delay_ms holds the flush list), as the batch end would. The epoll backend calls it every
+ * few sessions of a pass, so the read blocks lent to their echoes come back (with the send
+ * completions it then delivers) while they are still in cache, instead of the pass pinning a
+ * block per session and copying once they are all pinned. */
+void gs__loop_flush_now(gs__loop_t *loop);
 /* Milliseconds until the loop wants to run gs__loop_after_batch for ticks (0 = now). */
 uint32_t gs__loop_next_timeout_ms(gs__loop_t *loop);
 /* True once the loop may return from gs__loop_run. */

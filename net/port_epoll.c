@@ -81,6 +81,7 @@ enum { TAG_WAKE = 1, TAG_LISTEN = 2, TAG_SESS = 3 };
 
 #define LENDS_MAX       4096 /* slices lent at once per loop, at most */
 #define BLOCKS_IDLE_MS  1000 /* free read blocks unused this long go back to the system */
+#define FLUSH_EVERY     8    /* sessions read between mid-pass flushes (run_ready) */
 #define LENDS_PER_CHUNK 512  /* lend descriptors mapped together */
 
 /* A lendable read block: rbuf_size bytes of their own mapping, so that giving an idle block
@@ -637,14 +638,24 @@ static void do_read(gs__port_t *p, ep_sess_t *es) {
     }
 }
 
-/* One pass over the sessions ready now (those re-listed by it wait for the next pass). */
-static void run_ready(gs__port_t *p) {
+static int run_done(gs__port_t *p);
+
+/* One pass over the sessions ready now (those re-listed by it wait for the next pass). Every
+ * FLUSH_EVERY sessions, what they queued is sent and its completions delivered
+ * (gs__loop_flush_now): the slices lent to their replies come back while the block is hot. */
+static void run_ready(gs__loop_t *loop) {
+    gs__port_t *p = loop->port;
     gs_list_t pass;
     list_splice_init(&p->ready, &pass);
+    unsigned k = 0;
     while (!gs_list_empty(&pass)) {
         ep_sess_t *es = gs_container_of(pass.next, ep_sess_t, ready_link);
         gs_list_remove(&es->ready_link);
         do_read(p, es);
+        if (++k % FLUSH_EVERY == 0 && p->blocks_lent) {
+            gs__loop_flush_now(loop);
+            run_done(p);
+        }
     }
 }
 
@@ -895,7 +906,7 @@ static void ep_poll(gs__loop_t *loop, uint32_t timeout_ms) {
             gs_log(GS_LOG_ERROR, GS__LOG, "unknown epoll tag %u", (unsigned)(ud & TAG_MASK));
         }
     }
-    run_ready(p);
+    run_ready(loop);
     run_done(p);
 }
 

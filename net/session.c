@@ -376,6 +376,8 @@ static void flush_if_due(gs__loop_t *loop) {
         flush_all(loop);
 }
 
+void gs__loop_flush_now(gs__loop_t *loop) { flush_if_due(loop); }
+
 /* Loop thread: gs_session_close_flushed. Input stops counting from now (frames that arrive are
  * dropped); the close comes when the queue is out, or at the deadline if the peer does not read.
  * The deadline lives in frame_start_ms, which no longer serves once input is dropped. */
