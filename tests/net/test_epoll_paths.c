@@ -7,7 +7,10 @@
  * - cancel racing readiness: random disconnects during busy echoes on two IO threads;
  * (EMFILE: test_io_emfile, run on epoll by the epoll pass of scripts/test.sh, where the
  * listener leaves the epoll set while accepting is paused;)
- * - the read share: a session flooding the loop does not starve another one on the same loop.
+ * - the read share: a session flooding the loop does not starve another one on the same loop;
+ * - lent read blocks come back mid-pass: 48 sessions ready at once, each frame held and echoed
+ *   as it is (no copy), with only 2 blocks pinnable, are all lent (none refused) because the
+ *   pass flushes every few sessions and the echoes' completions return their slices.
  * th_server_stop asserts io_in_flight == 0, every session closed and no buffer queued. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -327,12 +330,91 @@ static void flood_does_not_starve(void **state) {
     th_server_stop(&srv, 0);
 }
 
+/* ---- lent read blocks come back within a pass ---------------------------------------------- */
+
+#define MSG_GATE     7u  /* its handler waits until the test has written every other frame */
+#define PASS_CLIENTS 48u /* ready in one pass: 48 x 1 KiB frames, 3 read blocks of 16 KiB */
+#define PASS_BODY    1000u
+
+static _Atomic int gate_entered, gate_open;
+static _Atomic uint64_t pass_refused;
+
+static void hold_and_echo(th_server_t *srv, gs_session_id_t id, uint32_t msg_id,
+                          const uint8_t *body, uint32_t len) {
+    if (msg_id == MSG_GATE) {
+        /* Keep the loop thread here while the other sessions' frames land in their sockets, so
+         * that the next epoll_wait reports them all ready together: one pass. */
+        atomic_store(&gate_entered, 1);
+        while (!atomic_load(&gate_open))
+            gs_sleep_ms(1);
+        return;
+    }
+    gs_buf_t *b = gs_net_frame_hold(srv->net);
+    if (!b) {
+        atomic_fetch_add(&pass_refused, 1);
+        b = gs_buf_frame(msg_id, body, len);
+    }
+    if (!b || gs_session_send(srv->net, id, b) != 0)
+        atomic_fetch_add(&srv->send_errors, 1);
+    if (b)
+        gs_buf_unref(b);
+}
+
+static int gate_reached(void *arg) {
+    (void)arg;
+    return atomic_load(&gate_entered);
+}
+
+static void lent_blocks_return_mid_pass(void **state) {
+    (void)state;
+    atomic_store(&gate_entered, 0);
+    atomic_store(&gate_open, 0);
+    atomic_store(&pass_refused, 0);
+    th_server_t srv = {0};
+    srv.on_frame = hold_and_echo;
+    /* 4 read blocks of 16 KiB: at most 2 pinned by lends. The pass reads 48 KiB of frames, 3
+     * blocks' worth: held to the end of the pass, the third block's frames would be refused. */
+    gs_net_config_t cfg = {.io_threads = 1, .recv_buffers = 4, .recv_buffer_size = 16 * 1024};
+    start_epoll(&srv, cfg, TH_CUSTOM);
+    int gate = th_connect(srv.port);
+    int fds[PASS_CLIENTS];
+    for (unsigned i = 0; i < PASS_CLIENTS; i++)
+        fds[i] = th_connect(srv.port);
+    assert_true(th_wait_count(&srv.opened, PASS_CLIENTS + 1, WAIT_MS));
+    th_write_frame(gate, MSG_GATE, NULL, 0);
+    assert_true(th_wait_until(gate_reached, NULL, WAIT_MS));
+    uint8_t body[PASS_BODY];
+    for (unsigned i = 0; i < PASS_CLIENTS; i++) {
+        memset(body, (int)(i + 1), sizeof(body));
+        th_write_frame(fds[i], MSG_PING, body, sizeof(body));
+    }
+    atomic_store(&gate_open, 1);
+    uint8_t back[PASS_BODY];
+    for (unsigned i = 0; i < PASS_CLIENTS; i++) {
+        uint32_t mid = 0;
+        assert_int_equal(th_read_frame(fds[i], &mid, back, sizeof(back), WAIT_MS),
+                         (long)sizeof(back));
+        assert_int_equal(mid, MSG_PING);
+        memset(body, (int)(i + 1), sizeof(body));
+        assert_memory_equal(back, body, sizeof(body));
+    }
+    gs_net_stats_t st = th_stats(&srv);
+    assert_int_equal(atomic_load(&pass_refused), 0);
+    assert_int_equal(st.frames_hold_refused, 0);
+    assert_true(st.frames_held >= PASS_CLIENTS);
+    assert_int_equal(atomic_load(&srv.send_errors), 0);
+    th_close(gate);
+    for (unsigned i = 0; i < PASS_CLIENTS; i++)
+        th_close(fds[i]);
+    assert_true(th_wait_count(&srv.closed, PASS_CLIENTS + 1, WAIT_MS));
+    th_server_stop(&srv, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(blocked_send_cancelled),
-        cmocka_unit_test(short_writes_1mib_echo),
-        cmocka_unit_test(cancel_vs_readiness_two_threads),
-        cmocka_unit_test(flood_does_not_starve),
+        cmocka_unit_test(blocked_send_cancelled),          cmocka_unit_test(short_writes_1mib_echo),
+        cmocka_unit_test(cancel_vs_readiness_two_threads), cmocka_unit_test(flood_does_not_starve),
+        cmocka_unit_test(lent_blocks_return_mid_pass),
     };
     return gs_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
